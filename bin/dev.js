@@ -1,0 +1,6 @@
+#!/usr/bin/env -S node --import tsx
+// Runs the TypeScript sources directly (no build step) for development.
+if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0'
+
+const {execute} = await import('@oclif/core')
+await execute({development: true, dir: import.meta.url})

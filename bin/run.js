@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// NO_COLOR (https://no-color.org) wins over terminal detection for chalk and ink alike.
+if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0'
+
+const {execute} = await import('@oclif/core')
+await execute({dir: import.meta.url})

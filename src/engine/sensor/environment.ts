@@ -1,0 +1,32 @@
+/**
+ * The environment a sensor sees: an allow-list, never the daemon's own environment
+ * (no database URL, no JWT secret). Config travels in SENSOR_CONFIG, never on argv.
+ */
+
+/** Variables copied from the parent environment when set. */
+export const INHERITED_VARIABLES = ['PATH', 'HOME', 'LANG', 'TZ'] as const
+
+export interface SensorEnvironmentInput {
+  sensorRef: string
+  triggerRef: string
+  config: unknown
+  /** Variables the sensor definition declares. */
+  declared?: Record<string, string>
+  parentEnv?: NodeJS.ProcessEnv
+}
+
+export function sensorEnvironment(input: SensorEnvironmentInput): Record<string, string> {
+  const parent = input.parentEnv ?? process.env
+  const env: Record<string, string> = {}
+  for (const name of INHERITED_VARIABLES) {
+    const value = parent[name]
+    if (value !== undefined) env[name] = value
+  }
+  if (env.PATH === undefined) env.PATH = '/usr/local/bin:/usr/bin:/bin'
+  Object.assign(env, input.declared ?? {})
+  // The engine's own variables come last: a declaration cannot forge them.
+  env.SENSOR_REF = input.sensorRef
+  env.TRIGGER_REF = input.triggerRef
+  env.SENSOR_CONFIG = JSON.stringify(input.config ?? {})
+  return env
+}

@@ -1,0 +1,70 @@
+import {execFile} from 'node:child_process'
+import {constants} from 'node:fs'
+import {access} from 'node:fs/promises'
+import {delimiter, isAbsolute, join} from 'node:path'
+import {promisify} from 'node:util'
+import type {SensorRuntime} from './runtimes.js'
+import type {InterpreterPaths} from './types.js'
+
+const execFileAsync = promisify(execFile)
+
+/** Finds an executable on PATH (or checks an explicit path), like `command -v`. */
+export async function findExecutable(name: string, pathVariable = process.env.PATH ?? ''): Promise<string | undefined> {
+  const candidates = name.includes('/') ? [name] : pathVariable.split(delimiter).filter(Boolean).map((dir) => join(dir, name))
+  for (const candidate of candidates) {
+    try {
+      await access(candidate, constants.X_OK)
+      return isAbsolute(candidate) ? candidate : join(process.cwd(), candidate)
+    } catch {
+      // not here, try the next directory
+    }
+  }
+  return undefined
+}
+
+const resolvedPython = new Map<string, Promise<string | undefined>>()
+
+/**
+ * The real Python binary behind a name or shim (pyenv, asdf): asked of Python itself via
+ * `sys.executable`, once per process, so every poll skips the shim's own start-up.
+ */
+export function realPythonPath(candidate: string): Promise<string | undefined> {
+  let pending = resolvedPython.get(candidate)
+  if (!pending) {
+    pending = execFileAsync(candidate, ['-c', 'import sys; print(sys.executable)'], {timeout: 10_000})
+      .then(({stdout}) => stdout.trim() || candidate)
+      .catch(() => undefined)
+    resolvedPython.set(candidate, pending)
+  }
+  return pending
+}
+
+export type InterpreterResolution = {path: string} | {error: string}
+
+/** The program that runs a sensor of the given runtime (native sensors run themselves). */
+export async function resolveInterpreter(runtime: SensorRuntime, configured: InterpreterPaths = {}): Promise<InterpreterResolution> {
+  switch (runtime) {
+    case 'python': {
+      const names = configured.python ? [configured.python] : ['python3', 'python']
+      for (const name of names) {
+        const found = await findExecutable(name)
+        if (!found) continue
+        const real = await realPythonPath(found)
+        if (real) return {path: real}
+      }
+      return {error: `Python interpreter not found (looked for ${names.join(', ')} on PATH); install Python 3 or set sensor.interpreters.python`}
+    }
+    case 'node':
+      return {path: configured.node ?? process.execPath}
+    case 'shell': {
+      const names = configured.shell ? [configured.shell] : ['bash', 'sh']
+      for (const name of names) {
+        const found = await findExecutable(name)
+        if (found) return {path: found}
+      }
+      return {error: `No shell found (looked for ${names.join(', ')} on PATH)`}
+    }
+    case 'native':
+      return {path: ''}
+  }
+}

@@ -1,0 +1,218 @@
+import {execa, type ResultPromise} from 'execa'
+import type {Readable} from 'node:stream'
+
+/**
+ * Running one sensor process with the guarantees SPEC §4 asks for:
+ * its own process group (so a timeout kills grandchildren too), a hard cap on
+ * what is read from each output stream, and no exception for any failure.
+ */
+
+export interface SensorProcessOptions {
+  /** Program to run (an interpreter or the native sensor itself). */
+  file: string
+  args: string[]
+  /** The complete environment: nothing of the parent's environment is added. */
+  env: Record<string, string>
+  cwd?: string
+  /** Open fd 3 as a separate result channel (wrappers write the result there). */
+  resultChannel: boolean
+  timeoutMs: number
+  /** Cap per stream; reading stops there and the process group is killed. */
+  maxOutputBytes: number
+  /** Time between SIGTERM and SIGKILL when the group is killed. */
+  killGraceMs: number
+}
+
+export interface SensorProcessOutcome {
+  exitCode: number | null
+  signal: string | null
+  stdout: Buffer
+  stderr: Buffer
+  /** What arrived on fd 3 (empty when the channel was not opened). */
+  result: Buffer
+  timedOut: boolean
+  /** Some stream went over `maxOutputBytes` and the process was killed. */
+  truncated: boolean
+  /** The program could not be started at all (missing interpreter, not executable). */
+  spawnError?: {code: string; message: string}
+  durationMs: number
+}
+
+/** Process groups of sensors still running, killed if this process exits first. */
+const liveGroups = new Set<number>()
+let exitHookInstalled = false
+
+function trackGroup(pid: number): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once('exit', killAllSensorProcesses)
+  }
+  liveGroups.add(pid)
+}
+
+/** Kills every sensor process group this process started and that is still alive. */
+export function killAllSensorProcesses(): void {
+  for (const pid of liveGroups) signalGroup(pid, 'SIGKILL')
+  liveGroups.clear()
+}
+
+/** Sends a signal to a whole process group; a group that is already gone is not an error. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // ESRCH: every member has exited already.
+  }
+}
+
+/** Collects a stream into memory up to `cap` bytes; past it calls `onOverflow` once and keeps draining. */
+export class CappedCollector {
+  private readonly chunks: Buffer[] = []
+  private size = 0
+  overflowed = false
+
+  constructor(
+    private readonly cap: number,
+    private readonly onOverflow: () => void,
+  ) {}
+
+  push(chunk: Buffer): void {
+    if (this.overflowed) return
+    const room = this.cap - this.size
+    if (chunk.length > room) {
+      if (room > 0) this.chunks.push(chunk.subarray(0, room))
+      this.size = this.cap
+      this.overflowed = true
+      this.onOverflow()
+      return
+    }
+    this.chunks.push(chunk)
+    this.size += chunk.length
+  }
+
+  /** Everything collected so far; the buffer is emptied. */
+  take(): Buffer {
+    const all = Buffer.concat(this.chunks)
+    this.chunks.length = 0
+    this.size = 0
+    return all
+  }
+
+  get bytes(): number {
+    return this.size
+  }
+}
+
+function collect(stream: Readable | null | undefined, collector: CappedCollector): Promise<void> {
+  if (!stream) return Promise.resolve()
+  return new Promise((resolve) => {
+    stream.on('data', (chunk: Buffer) => collector.push(chunk))
+    stream.once('error', () => resolve())
+    stream.once('close', () => resolve())
+    stream.once('end', () => resolve())
+  })
+}
+
+export interface GroupKiller {
+  /** SIGTERM the group now, SIGKILL after the grace period. Idempotent. */
+  terminate(): void
+  /** Stop any pending SIGKILL timer. */
+  dispose(): void
+}
+
+export function groupKiller(pid: number | undefined, graceMs: number): GroupKiller {
+  let killTimer: NodeJS.Timeout | undefined
+  let terminating = false
+  return {
+    terminate() {
+      if (pid === undefined || terminating) return
+      terminating = true
+      signalGroup(pid, 'SIGTERM')
+      killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs)
+      killTimer.unref()
+    },
+    dispose() {
+      if (killTimer) clearTimeout(killTimer)
+    },
+  }
+}
+
+/** Spawns a detached child (its own process group) with a complete, explicit environment. */
+export function spawnDetached(
+  file: string,
+  args: string[],
+  options: {env: Record<string, string>; cwd?: string; stdio: Array<'pipe' | 'ignore'>},
+): ResultPromise<{buffer: false; reject: false}> {
+  const subprocess = execa(file, args, {
+    env: options.env,
+    extendEnv: false,
+    cwd: options.cwd,
+    detached: true,
+    cleanup: false,
+    buffer: false,
+    reject: false,
+    stdio: options.stdio as ['pipe' | 'ignore', 'pipe', 'pipe'],
+  })
+  if (subprocess.pid !== undefined) {
+    const pid = subprocess.pid
+    trackGroup(pid)
+    subprocess.once('exit', () => {
+      // A finished sensor's leftovers (background children) would hold its pipes open.
+      signalGroup(pid, 'SIGKILL')
+      liveGroups.delete(pid)
+    })
+  }
+  return subprocess as ResultPromise<{buffer: false; reject: false}>
+}
+
+/** Runs a sensor process to completion (or timeout, or cap) and reports what happened. */
+export async function runSensorProcess(options: SensorProcessOptions): Promise<SensorProcessOutcome> {
+  const started = performance.now()
+  const subprocess = spawnDetached(options.file, options.args, {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: options.resultChannel ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+  })
+  const killer = groupKiller(subprocess.pid, options.killGraceMs)
+  let truncated = false
+  const onOverflow = () => {
+    truncated = true
+    killer.terminate()
+  }
+  const stdout = new CappedCollector(options.maxOutputBytes, onOverflow)
+  const stderr = new CappedCollector(options.maxOutputBytes, onOverflow)
+  const result = new CappedCollector(options.maxOutputBytes, onOverflow)
+
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    killer.terminate()
+  }, options.timeoutMs)
+
+  const reading = Promise.all([
+    collect(subprocess.stdout, stdout),
+    collect(subprocess.stderr, stderr),
+    options.resultChannel ? collect(subprocess.stdio[3] as Readable | null, result) : Promise.resolve(),
+  ])
+  const outcome = await subprocess
+  await reading
+  clearTimeout(timer)
+  killer.dispose()
+
+  const spawnError =
+    outcome.failed && outcome.exitCode === undefined && outcome.signal === undefined && !timedOut
+      ? {code: String((outcome.cause as NodeJS.ErrnoException | undefined)?.code ?? 'ESPAWN'), message: outcome.shortMessage ?? 'could not start the process'}
+      : undefined
+
+  return {
+    exitCode: outcome.exitCode ?? null,
+    signal: outcome.signal ?? null,
+    stdout: stdout.take(),
+    stderr: stderr.take(),
+    result: result.take(),
+    timedOut,
+    truncated,
+    spawnError,
+    durationMs: Math.round(performance.now() - started),
+  }
+}

@@ -1,0 +1,132 @@
+'use strict'
+// attune's Node.js sensor wrapper.
+//
+// Usage: node node_wrapper.cjs SENSOR_FILE               (one poll, config in SENSOR_CONFIG)
+//        node node_wrapper.cjs --persistent SENSOR_FILE  (a runner: one request per stdin line)
+//
+// The result goes to fd 3, a channel of its own, so the sensor's console.log() and
+// stderr stay logs and can never corrupt the result. Written as CommonJS so that CommonJS
+// sensors load with a plain require(); ES modules load through import().
+
+const fs = require('node:fs')
+const path = require('node:path')
+const {pathToFileURL} = require('node:url')
+
+const RESULT_FD = 3
+
+function writeResult(text) {
+  const buffer = Buffer.from(text + '\n', 'utf8')
+  let offset = 0
+  while (offset < buffer.length) offset += fs.writeSync(RESULT_FD, buffer, offset)
+}
+
+async function loadModule(file) {
+  const absolute = path.resolve(file)
+  if (absolute.endsWith('.mjs')) return import(pathToFileURL(absolute).href)
+  try {
+    return require(absolute)
+  } catch (error) {
+    const esm = error && (error.code === 'ERR_REQUIRE_ESM' || error.code === 'ERR_REQUIRE_ASYNC_MODULE' || error instanceof SyntaxError)
+    if (!esm) throw error
+    try {
+      return await import(pathToFileURL(absolute).href)
+    } catch {
+      throw error
+    }
+  }
+}
+
+/** The poll function: a named export, module.exports.poll_sensor, or a default export function. */
+function pickPollFunction(mod, file) {
+  const candidates = [mod && mod.poll_sensor, mod && mod.default && mod.default.poll_sensor, mod && mod.default, mod]
+  const found = candidates.find((candidate) => typeof candidate === 'function')
+  if (!found) {
+    const error = new TypeError(`${file} does not export a poll_sensor(config) function (named export, module.exports.poll_sensor or default export)`)
+    throw error
+  }
+  return found
+}
+
+async function asEventList(result) {
+  if (result === undefined || result === null) return []
+  if (Array.isArray(result)) return result
+  if (typeof result === 'object' && typeof result.next === 'function') {
+    const events = []
+    if (typeof result[Symbol.asyncIterator] === 'function') for await (const event of result) events.push(event)
+    else if (typeof result[Symbol.iterator] === 'function') for (const event of result) events.push(event)
+    else return [result]
+    return events
+  }
+  return [result]
+}
+
+function errorDocument(error) {
+  if (error instanceof Error) {
+    return {error: error.message || error.name, error_type: error.name || 'Error', stack: error.stack || null}
+  }
+  return {error: String(error), error_type: typeof error, stack: null}
+}
+
+async function poll(pollFunction, config) {
+  try {
+    const events = await asEventList(await pollFunction(config))
+    return {document: JSON.stringify({events}), ok: true}
+  } catch (error) {
+    return {document: JSON.stringify(errorDocument(error)), ok: false}
+  }
+}
+
+async function runOnce(file) {
+  let outcome
+  try {
+    const config = JSON.parse(process.env.SENSOR_CONFIG || '{}')
+    outcome = await poll(pickPollFunction(await loadModule(file), file), config)
+  } catch (error) {
+    outcome = {document: JSON.stringify(errorDocument(error)), ok: false}
+  }
+  writeResult(outcome.document)
+  // Exit at once: open sockets or timers of the sensor must not keep a finished poll alive.
+  process.exit(outcome.ok ? 0 : 1)
+}
+
+async function runPersistent(file) {
+  let pollFunction
+  let loadError
+  try {
+    pollFunction = pickPollFunction(await loadModule(file), file)
+  } catch (error) {
+    loadError = JSON.stringify(errorDocument(error))
+  }
+  const readline = require('node:readline')
+  const lines = readline.createInterface({input: process.stdin, crlfDelay: Infinity})
+  for await (const line of lines) {
+    if (!line.trim()) continue
+    const request = JSON.parse(line)
+    const outcome = pollFunction ? await poll(pollFunction, request.config || {}) : {document: loadError, ok: false}
+    writeResult(`{"id":${JSON.stringify(request.id)},"ok":${outcome.ok},"result":${outcome.document}}`)
+    // Report an import failure and exit, so the next poll imports the file afresh.
+    if (!pollFunction) process.exit(1)
+  }
+  process.exit(0)
+}
+
+const args = process.argv.slice(2)
+const persistent = args[0] === '--persistent'
+
+process.on('uncaughtException', (error) => {
+  // An error thrown later from the sensor's own callbacks. One poll: it is the poll's failure.
+  // A runner: it cannot be tied to a request, so the runner crashes and is restarted.
+  try {
+    if (persistent) process.stderr.write(`${(error && error.stack) || error}\n`)
+    else writeResult(JSON.stringify(errorDocument(error)))
+  } finally {
+    process.exit(1)
+  }
+})
+
+if (args.length === 2 && persistent) runPersistent(args[1])
+else if (args.length === 1) runOnce(args[0])
+else {
+  process.stderr.write('usage: node node_wrapper.cjs [--persistent] SENSOR_FILE\n')
+  process.exit(2)
+}
