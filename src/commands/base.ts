@@ -1,0 +1,86 @@
+import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
+import {AbortError, errorMessage} from '../engine/errors.js'
+import {loadConfig, type ConfigOverrides, type LoadedConfig} from '../engine/config.js'
+import {killAllSensorProcesses} from '../engine/sensor/process.js'
+
+/**
+ * What every attune command shares (SPEC §10): `--json` (one JSON document on stdout:
+ * the value `run()` returns), `--config-file`, `--debug`, and the exit codes
+ * 0 success / 1 the checked thing failed / 2 bad usage or input, with user errors
+ * printed without a stack trace.
+ */
+export abstract class AttuneCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  static override baseFlags = {
+    'config-file': Flags.string({
+      description: 'attune config file (default: ./attune.yaml, then $ATTUNE_HOME/config.yaml).',
+      env: 'ATTUNE_CONFIG',
+      helpGroup: 'GLOBAL',
+    }),
+    debug: Flags.boolean({description: 'Print stack traces of errors.', helpGroup: 'GLOBAL'}),
+  }
+
+  protected flags!: Interfaces.InferredFlags<(typeof AttuneCommand)['baseFlags'] & T['flags']>
+  protected args!: Interfaces.InferredArgs<T['args']>
+
+  public override async init(): Promise<void> {
+    await super.init()
+    const {flags, args} = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof AttuneCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    })
+    this.flags = flags as typeof this.flags
+    this.args = args as typeof this.args
+    // Ctrl-C or a TERM must not leave sensor processes behind: exiting runs the engine's cleanup.
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(signal, () => {
+        killAllSensorProcesses()
+        process.exit(signal === 'SIGINT' ? 130 : 143)
+      })
+    }
+  }
+
+  /** The resolved configuration: flags (`overrides`) > ATTUNE_* env > config file > defaults. */
+  protected loadConfig(overrides?: ConfigOverrides): LoadedConfig {
+    return loadConfig({file: this.flags['config-file'], overrides})
+  }
+
+  /** Marks the run as "the checked thing failed" (exit 1) while still printing the result. */
+  protected setFailed(failed: boolean): void {
+    if (failed) process.exitCode = 1
+  }
+
+  public override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (error instanceof Errors.ExitError) throw error
+    const isUsage = error instanceof AbortError || error instanceof Errors.CLIError && error.oclif?.exit === 2 || isParseError(error)
+    const exitCode = isUsage ? 2 : 1
+    process.exitCode = exitCode
+    const debug = process.argv.includes('--debug')
+    if (this.jsonEnabled()) {
+      this.logJson({
+        error: {
+          message: error.message,
+          code: error instanceof AbortError ? error.code : isUsage ? 'bad_usage' : 'internal_error',
+          hint: error instanceof AbortError ? error.hint : undefined,
+          exit_code: exitCode,
+        },
+      })
+      return
+    }
+    const lines = [`Error: ${errorMessage(error)}`]
+    if (error instanceof AbortError && error.hint) lines.push(`  ${error.hint}`)
+    if (isParseError(error) && !error.message.includes('--help')) lines.push(`  See: attune ${this.id?.replaceAll(':', ' ') ?? ''} --help`)
+    if (!isUsage) lines.push('  This looks like a bug in attune; please report it with the output of --debug.')
+    if (debug || (!isUsage && error.stack)) lines.push('', error.stack ?? '')
+    process.stderr.write(`${lines.join('\n')}\n`)
+    return undefined
+  }
+}
+
+function isParseError(error: unknown): boolean {
+  return error instanceof Errors.CLIError && /Parse|Flag|Arg/.test(error.constructor.name)
+}

@@ -1,0 +1,227 @@
+import {Ajv, type ErrorObject} from 'ajv'
+import {existsSync, readFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join, resolve} from 'node:path'
+import {parseDocument} from 'yaml'
+import {AbortError} from './errors.js'
+
+/**
+ * attune's configuration, resolved in one place for the CLI and the daemon:
+ * flags > `ATTUNE_*` environment > config file > defaults (SPEC §10).
+ * The file is `--config-file` / `ATTUNE_CONFIG`, else `./attune.yaml`, else
+ * `$ATTUNE_HOME/config.yaml`; it is validated and an unknown key is an error naming it.
+ */
+export interface AttuneConfig {
+  /** Data directory: the embedded database, caches, the daemon's socket. */
+  home: string
+  database: {url?: string}
+  amqp: {url?: string}
+  auth: {jwt_secret?: string}
+  sensor: {
+    /** Seconds one poll may take before its process group is killed. */
+    timeout: number
+    /** Seconds between polls of a sensor that does not set its own. */
+    poll_interval: number
+    max_concurrent_sensors: number
+    max_restart_attempts: number
+    /** Bytes read from each output stream of a poll before it is stopped. */
+    max_output_bytes: number
+    interpreters: {python?: string; node?: string; shell?: string}
+    capabilities: {runtimes?: string[]}
+  }
+  daemon: {health_port?: number; lease_seconds: number; shutdown_timeout: number}
+}
+
+export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
+  database: {},
+  amqp: {},
+  auth: {},
+  sensor: {
+    timeout: 30,
+    poll_interval: 30,
+    max_concurrent_sensors: 16,
+    max_restart_attempts: 3,
+    max_output_bytes: 10 * 1024 * 1024,
+    interpreters: {},
+    capabilities: {},
+  },
+  daemon: {lease_seconds: 15, shutdown_timeout: 30},
+}
+
+const positive = {type: 'number', exclusiveMinimum: 0}
+const positiveInteger = {type: 'integer', minimum: 1}
+const SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    home: {type: 'string', minLength: 1},
+    database: {type: 'object', additionalProperties: false, properties: {url: {type: 'string', minLength: 1}}},
+    amqp: {type: 'object', additionalProperties: false, properties: {url: {type: 'string', minLength: 1}}},
+    auth: {type: 'object', additionalProperties: false, properties: {jwt_secret: {type: 'string'}}},
+    sensor: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        timeout: positive,
+        poll_interval: positive,
+        max_concurrent_sensors: positiveInteger,
+        max_restart_attempts: positiveInteger,
+        max_output_bytes: positiveInteger,
+        interpreters: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {python: {type: 'string'}, node: {type: 'string'}, shell: {type: 'string'}},
+        },
+        capabilities: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {runtimes: {type: 'array', items: {type: 'string'}}},
+        },
+      },
+    },
+    daemon: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        health_port: {type: 'integer', minimum: 0, maximum: 65535},
+        lease_seconds: positive,
+        shutdown_timeout: positive,
+      },
+    },
+  },
+} as const
+
+const ajv = new Ajv({allErrors: true})
+const validateConfig = ajv.compile(SCHEMA)
+
+type DeepPartial<T> = {[K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K]}
+export type ConfigOverrides = DeepPartial<AttuneConfig>
+
+export interface LoadConfigOptions {
+  /** An explicit config file (`--config-file`); it must exist. */
+  file?: string
+  /** Values from flags: they win over everything. */
+  overrides?: ConfigOverrides
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+}
+
+export interface LoadedConfig {
+  config: AttuneConfig
+  /** The config file that was read, if any. */
+  file?: string
+}
+
+function describeAjvError(error: ErrorObject, where: string): string {
+  const path = error.instancePath.slice(1).replaceAll('/', '.')
+  if (error.keyword === 'additionalProperties') {
+    const key = path ? `${path}.${error.params.additionalProperty}` : String(error.params.additionalProperty)
+    return `Unknown key "${key}" in ${where}`
+  }
+  return `Invalid value for "${path || '(root)'}" in ${where}: ${error.message}`
+}
+
+/** Reads and validates a config file; errors name the file and the key or line. */
+export function readConfigFile(path: string): ConfigOverrides {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new AbortError(`Cannot read config file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, {code: 'config_unreadable'})
+  }
+  const document = parseDocument(text)
+  if (document.errors.length > 0) {
+    const first = document.errors[0]
+    const line = first.linePos?.[0].line
+    throw new AbortError(`Config file ${path}${line ? ` line ${line}` : ''} is not valid YAML: ${first.message.split('\n')[0]}`, {
+      code: 'config_invalid',
+    })
+  }
+  const value = document.toJS() ?? {}
+  if (!validateConfig(value)) {
+    const messages = (validateConfig.errors ?? []).map((error) => describeAjvError(error, path))
+    throw new AbortError(messages.join('\n'), {
+      code: 'config_invalid',
+      hint: 'See docs/configuration.md for the keys attune understands.',
+    })
+  }
+  return value as ConfigOverrides
+}
+
+function numberFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new AbortError(`${name} must be a positive number, got "${raw}"`, {code: 'env_invalid'})
+  }
+  return value
+}
+
+/** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values. */
+export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
+  const runtimes = env.ATTUNE_SENSOR_RUNTIMES
+  return {
+    home: env.ATTUNE_HOME || undefined,
+    database: {url: env.ATTUNE_DATABASE_URL || env.DATABASE_URL || undefined},
+    amqp: {url: env.ATTUNE_AMQP_URL || undefined},
+    auth: {jwt_secret: env.ATTUNE_JWT_SECRET || undefined},
+    sensor: {
+      timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
+      poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),
+      capabilities: {
+        runtimes: runtimes
+          ? runtimes
+              .split(',')
+              .map((name) => name.trim())
+              .filter(Boolean)
+          : undefined,
+      },
+    },
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** Deep-merges layers left to right; `undefined` never overwrites a value. */
+export function mergeConfig<T>(base: T, ...layers: Array<DeepPartial<T> | undefined>): T {
+  const result: Record<string, unknown> = structuredClone(base) as Record<string, unknown>
+  for (const layer of layers) {
+    if (!layer) continue
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue
+      result[key] = isPlainObject(value) && isPlainObject(result[key]) ? mergeConfig(result[key], value) : value
+    }
+  }
+  return result as T
+}
+
+/** Finds the config file to read: explicit, then ./attune.yaml, then $ATTUNE_HOME/config.yaml. */
+export function findConfigFile(options: {file?: string; env: NodeJS.ProcessEnv; cwd: string; home: string}): string | undefined {
+  const explicit = options.file ?? (options.env.ATTUNE_CONFIG || undefined)
+  if (explicit) {
+    const path = resolve(options.cwd, explicit)
+    if (!existsSync(path)) {
+      throw new AbortError(`Config file not found: ${path}`, {code: 'config_missing', hint: 'Check --config-file / ATTUNE_CONFIG.'})
+    }
+    return path
+  }
+  for (const candidate of [join(options.cwd, 'attune.yaml'), join(options.home, 'config.yaml')]) {
+    if (existsSync(candidate)) return candidate
+  }
+  return undefined
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env
+  const cwd = options.cwd ?? process.cwd()
+  const fromEnv = configFromEnv(env)
+  const home = resolve(cwd, options.overrides?.home ?? fromEnv.home ?? join(homedir(), '.attune'))
+  const file = findConfigFile({file: options.file, env, cwd, home})
+  const fromFile = file ? readConfigFile(file) : undefined
+  const config = mergeConfig<AttuneConfig>({...DEFAULT_CONFIG, home}, fromFile, fromEnv, options.overrides)
+  config.home = resolve(cwd, config.home)
+  return {config, file}
+}
