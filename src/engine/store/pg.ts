@@ -1,0 +1,92 @@
+import pg from 'pg'
+import {AbortError, errorMessage} from '../errors.js'
+import type {QueryResult, Queryable, Row, Store} from './types.js'
+
+const INT8_OID = 20
+
+// ids are bigserial: parse int8 as a JS number, as PGlite does, so both backends return
+// the same shapes. Ids stay far below 2^53.
+const types = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value)
+    return pg.types.getTypeParser(oid, format as 'text')
+  },
+}
+
+/** Removes the password from a connection URL so it can appear in messages. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password) parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '<unparseable database URL>'
+  }
+}
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<T = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+      const result = await client.query(sql, params as unknown[])
+      return {rows: result.rows as T[], rowCount: result.rowCount ?? result.rows.length}
+    },
+    async exec(sql: string): Promise<void> {
+      // No parameters: pg uses the simple protocol, which accepts several statements.
+      await client.query(sql)
+    },
+  }
+}
+
+export interface PgStoreOptions {
+  /** Pool size; the daemon may want more than the default 10. */
+  max?: number
+}
+
+/** Opens a pool on a real PostgreSQL and checks that it answers. */
+export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<Store> {
+  const location = redactDatabaseUrl(url)
+  const pool = new pg.Pool({connectionString: url, max: options.max ?? 10, types})
+  // An idle client that loses its connection emits 'error' on the pool; without a listener
+  // that would crash the process. The next query reports the problem instead.
+  pool.on('error', () => {})
+  try {
+    await pool.query('SELECT 1')
+  } catch (error) {
+    await pool.end().catch(() => {})
+    throw new AbortError(`Cannot connect to PostgreSQL at ${location}: ${errorMessage(error)}`, {
+      code: 'database_unavailable',
+      hint: 'Check --database-url / ATTUNE_DATABASE_URL, or unset it to use the embedded database.',
+      cause: error,
+    })
+  }
+  const queryable = wrap(pool)
+  return {
+    kind: 'pg',
+    location,
+    query: queryable.query,
+    exec: queryable.exec,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      // A transaction must run on one connection: check one out for its whole length.
+      const client = await pool.connect()
+      let broken = false
+      try {
+        await client.query('BEGIN')
+        const result = await fn(wrap(client))
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK')
+        } catch {
+          broken = true // the connection itself failed: do not hand it to the next caller
+        }
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    },
+    async close(): Promise<void> {
+      await pool.end()
+    },
+  }
+}

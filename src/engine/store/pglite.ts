@@ -1,0 +1,63 @@
+import {PGlite, type Transaction} from '@electric-sql/pglite'
+import {mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import {AbortError, errorMessage} from '../errors.js'
+import {acquireDataDirLock} from './lock.js'
+import type {QueryResult, Queryable, Row, Store} from './types.js'
+
+function wrap(db: PGlite | Transaction): Queryable {
+  return {
+    async query<T = Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<T>> {
+      const result = await db.query<T>(sql, params as unknown[])
+      return {rows: result.rows, rowCount: result.affectedRows || result.rows.length}
+    },
+    async exec(sql: string): Promise<void> {
+      await db.exec(sql)
+    },
+  }
+}
+
+/** The lock file that guards a PGlite data directory: next to it, not inside it. */
+export function lockPathFor(dataDir: string): string {
+  return `${dataDir.replace(/[/\\]+$/, '')}.lock`
+}
+
+/**
+ * Opens (creating if needed) the embedded database in `dataDir`, holding its lock file
+ * for as long as the store is open.
+ */
+export async function openPgliteStore(dataDir: string): Promise<Store> {
+  mkdirSync(dirname(dataDir), {recursive: true})
+  const lock = acquireDataDirLock(lockPathFor(dataDir), dataDir)
+  let db: PGlite
+  try {
+    db = await PGlite.create({dataDir})
+  } catch (error) {
+    lock.release()
+    throw new AbortError(`Cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, {
+      code: 'database_unavailable',
+      cause: error,
+    })
+  }
+  const queryable = wrap(db)
+  let closed = false
+  return {
+    kind: 'pglite',
+    location: dataDir,
+    query: queryable.query,
+    exec: queryable.exec,
+    transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      // PGlite runs BEGIN/COMMIT itself and rolls back when fn throws.
+      return db.transaction((tx) => fn(wrap(tx)))
+    },
+    async close(): Promise<void> {
+      if (closed) return
+      closed = true
+      try {
+        await db.close()
+      } finally {
+        lock.release()
+      }
+    },
+  }
+}

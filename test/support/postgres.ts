@@ -1,0 +1,154 @@
+/**
+ * A private PostgreSQL 15 for tests: initdb in a temp dir, a free port, trust auth on
+ * 127.0.0.1 only, run as the `postgres` user when the tests run as root (PostgreSQL refuses
+ * to run as root). Stopped and removed by `stop()` (and on process exit as a last resort).
+ *
+ * Binaries: `$ATTUNE_TEST_PG_BIN`, else `/usr/lib/postgresql/15/bin`. Under `CI=true` a
+ * missing PostgreSQL is a failure, never a skip (see `requirePostgresUnderCi`).
+ */
+import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {chownSync, existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import pg from 'pg'
+
+export const POSTGRES_BIN = process.env.ATTUNE_TEST_PG_BIN ?? '/usr/lib/postgresql/15/bin'
+
+export interface PostgresServer {
+  /** URL of the `postgres` database (superuser `postgres`, no password). */
+  url: string
+  port: number
+  dir: string
+  /** Creates a fresh, empty database and returns its URL. */
+  createDatabase(name: string): Promise<string>
+  stop(): Promise<void>
+}
+
+export function postgresAvailable(): boolean {
+  return existsSync(join(POSTGRES_BIN, 'initdb')) && existsSync(join(POSTGRES_BIN, 'postgres'))
+}
+
+/** Why the PostgreSQL suite cannot run here, or undefined when it can. Throws under CI. */
+export function postgresSkipReason(): string | undefined {
+  if (postgresAvailable()) return undefined
+  const reason = `PostgreSQL 15 not found in ${POSTGRES_BIN} (set ATTUNE_TEST_PG_BIN)`
+  if (process.env.CI === 'true') throw new Error(`${reason}: required under CI=true`)
+  return reason
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+
+/** argv that runs `command` as the postgres user when we are root. */
+function asPostgres(command: string, args: string[]): [string, string[]] {
+  return isRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args]
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.on('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+async function waitReady(url: string, child: ChildProcess, log: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let lastError: unknown
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`postgres exited with ${child.exitCode}:\n${log()}`)
+    const client = new pg.Client({connectionString: url})
+    try {
+      await client.connect()
+      await client.query('SELECT 1')
+      return
+    } catch (error) {
+      lastError = error
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }
+  throw new Error(`postgres did not accept connections within ${timeoutMs} ms: ${String(lastError)}\n${log()}`)
+}
+
+export async function startPostgres(): Promise<PostgresServer> {
+  const reason = postgresSkipReason()
+  if (reason) throw new Error(reason)
+  const dir = mkdtempSync(join(tmpdir(), 'attune-pg-'))
+  if (isRoot) {
+    const {uid, gid} = postgresIds()
+    chownSync(dir, uid, gid)
+  }
+  const data = join(dir, 'data')
+  const [initdb, initArgs] = asPostgres(join(POSTGRES_BIN, 'initdb'), [
+    '-D', data, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C', '--no-sync',
+  ])
+  try {
+    execFileSync(initdb, initArgs, {stdio: 'pipe'})
+  } catch (error) {
+    rmSync(dir, {recursive: true, force: true})
+    const stderr = (error as {stderr?: Buffer}).stderr?.toString() ?? ''
+    throw new Error(`initdb failed: ${stderr || String(error)}`)
+  }
+  const port = await freePort()
+  // Durability is irrelevant for a throwaway cluster; these make startup and DDL fast.
+  const [postgres, args] = asPostgres(join(POSTGRES_BIN, 'postgres'), [
+    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1',
+    '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+    '-c', 'max_connections=50', '-c', 'shared_buffers=16MB',
+  ])
+  const child = spawn(postgres, args, {stdio: ['ignore', 'pipe', 'pipe']})
+  let output = ''
+  child.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
+  child.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
+  const killOnExit = () => child.kill('SIGQUIT')
+  process.once('exit', killOnExit)
+  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`
+
+  const stop = async () => {
+    process.removeListener('exit', killOnExit)
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGINT') // fast shutdown: roll back clients and exit
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+    rmSync(dir, {recursive: true, force: true})
+  }
+
+  try {
+    await waitReady(url, child, () => output)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+
+  return {
+    url,
+    port,
+    dir,
+    async createDatabase(name: string) {
+      const client = new pg.Client({connectionString: url})
+      await client.connect()
+      try {
+        await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`)
+      } finally {
+        await client.end()
+      }
+      return `postgresql://postgres@127.0.0.1:${port}/${encodeURIComponent(name)}`
+    },
+    stop,
+  }
+}
+
+function postgresIds(): {uid: number; gid: number} {
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim())
+  return {uid, gid}
+}
