@@ -88,11 +88,18 @@ export function SensorReport({result, showStdoutAsLogs}: {result: SensorExecutio
             <Text bold>{result.error_type}</Text>: {result.error}
           </Text>
           {result.truncated && <Text color="yellow">Output was truncated at the cap.</Text>}
-          {result.traceback && <Text dimColor>{result.traceback.replace(/\n$/, '')}</Text>}
+          {result.traceback && <Text dimColor>{withoutHeadline(result.traceback, result)}</Text>}
         </Section>
       )}
     </Box>
   )
+}
+
+/** A Node.js stack starts with the `Type: message` line already shown above it. */
+function withoutHeadline(traceback: string, result: SensorExecutionResult): string {
+  const text = traceback.replace(/\n$/, '')
+  const headline = `${result.error_type}: ${result.error}`
+  return text.startsWith(headline) ? text.slice(headline.length).replace(/^\n/, '') : text
 }
 
 /** One line per poll, for `--repeat`. */

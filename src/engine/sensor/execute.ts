@@ -48,6 +48,7 @@ export interface RawPoll {
   /** A failure of the process itself, already phrased: could not start, runner crashed. */
   processError?: {message: string; type: string}
   durationMs: number
+  warnings?: string[]
 }
 
 /** How a sensor file is started: interpreter + arguments, or an error result's reason. */
@@ -217,7 +218,7 @@ export function interpretPoll(
     error_type: null,
     traceback: null,
     truncated: raw.truncated,
-    warnings: [...(context.warnings ?? [])],
+    warnings: [...(context.warnings ?? []), ...(raw.warnings ?? [])],
   }
   const fail = (message: string, type: string, traceback: string | null = null) => {
     result.error = message

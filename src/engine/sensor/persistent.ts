@@ -6,7 +6,8 @@ import {CappedCollector, groupKiller, spawnDetached, type GroupKiller} from './p
  * Persistent execution (SPEC §4): a runner process imports the sensor once and serves
  * polls over a line protocol, so a poll costs a function call instead of an interpreter
  * start. Request (stdin): `{"id": N, "config": {...}}`. Reply (fd 3):
- * `{"id": N, "ok": true|false, "result": <events document or error document>}`.
+ * `{"id": N, "ok": true|false, "result": <events document or error document>}`, with
+ * `"fatal": true` before "result" when the runner exits after replying (import failure).
  * A runner that crashes, hangs past the timeout or floods its output is killed, the poll
  * is reported as failed, and the next poll starts a fresh runner.
  */
@@ -22,7 +23,7 @@ export interface RunnerRequest {
   limits: {timeoutMs: number; maxOutputBytes: number; killGraceMs: number}
 }
 
-const REPLY_HEADER = /^\{"id":(-?\d+|null),"ok":(true|false),"result":/
+const REPLY_HEADER = /^\{"id":(-?\d+|null),"ok":(true|false),("fatal":true,)?"result":/
 
 class PersistentRunner {
   private readonly subprocess
@@ -92,6 +93,11 @@ class PersistentRunner {
       return
     }
     const document = line.slice(header[0].length, line.lastIndexOf('}'))
+    if (header[3]) {
+      // The runner could not import the sensor and is exiting: the next poll starts a new one.
+      this.alive = false
+      this.killer.terminate()
+    }
     this.pending.settle({kind: 'reply', ok: header[2] === 'true', document})
   }
 
@@ -175,7 +181,7 @@ export class PersistentRunnerPool {
     const outcome = await runner.poll(config)
     const durationMs = Math.round(performance.now() - started)
     const logs = runner.takeLogs()
-    const base = {stdout: logs.stdout, stderr: logs.stderr, durationMs, timedOut: false, truncated: false, failed: false, document: ''}
+    const base = {stdout: logs.stdout, stderr: logs.stderr, durationMs, timedOut: false, truncated: false, failed: false, document: '', warnings}
     switch (outcome.kind) {
       case 'reply':
         return {...base, exitCode: null, signal: null, failed: !outcome.ok, document: outcome.document}

@@ -62,7 +62,9 @@ async function asEventList(result) {
 
 function errorDocument(error) {
   if (error instanceof Error) {
-    return {error: error.message || error.name, error_type: error.name || 'Error', stack: error.stack || null}
+    // Drop the wrapper's own frames: the author wants the frames of their code.
+    const stack = typeof error.stack === 'string' ? error.stack.split('\n').filter((line) => !line.includes(__filename)).join('\n') : null
+    return {error: error.message || error.name, error_type: error.name || 'Error', stack}
   }
   return {error: String(error), error_type: typeof error, stack: null}
 }
@@ -76,6 +78,18 @@ async function poll(pollFunction, config) {
   }
 }
 
+/** Exits once stdout and stderr are drained: process.exit() drops writes still queued on a pipe. */
+function drainAndExit(code) {
+  const pending = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0)
+  if (pending.length === 0) process.exit(code)
+  let waiting = pending.length
+  for (const stream of pending) {
+    stream.once('drain', () => {
+      if (--waiting === 0) process.exit(code)
+    })
+  }
+}
+
 async function runOnce(file) {
   let outcome
   try {
@@ -85,8 +99,8 @@ async function runOnce(file) {
     outcome = {document: JSON.stringify(errorDocument(error)), ok: false}
   }
   writeResult(outcome.document)
-  // Exit at once: open sockets or timers of the sensor must not keep a finished poll alive.
-  process.exit(outcome.ok ? 0 : 1)
+  // Exit now: open sockets or timers of the sensor must not keep a finished poll alive.
+  drainAndExit(outcome.ok ? 0 : 1)
 }
 
 async function runPersistent(file) {
@@ -103,11 +117,13 @@ async function runPersistent(file) {
     if (!line.trim()) continue
     const request = JSON.parse(line)
     const outcome = pollFunction ? await poll(pollFunction, request.config || {}) : {document: loadError, ok: false}
-    writeResult(`{"id":${JSON.stringify(request.id)},"ok":${outcome.ok},"result":${outcome.document}}`)
+    // "fatal": this runner exits after the reply (the import failed), so the parent retires it.
+    const fatal = pollFunction ? '' : ',"fatal":true'
+    writeResult(`{"id":${JSON.stringify(request.id)},"ok":${outcome.ok}${fatal},"result":${outcome.document}}`)
     // Report an import failure and exit, so the next poll imports the file afresh.
-    if (!pollFunction) process.exit(1)
+    if (!pollFunction) drainAndExit(1)
   }
-  process.exit(0)
+  drainAndExit(0)
 }
 
 const args = process.argv.slice(2)
@@ -120,7 +136,7 @@ process.on('uncaughtException', (error) => {
     if (persistent) process.stderr.write(`${(error && error.stack) || error}\n`)
     else writeResult(JSON.stringify(errorDocument(error)))
   } finally {
-    process.exit(1)
+    drainAndExit(1)
   }
 })
 

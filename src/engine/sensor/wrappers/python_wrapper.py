@@ -143,7 +143,9 @@ def run_persistent(path, channel):
             reply, ok = poll(poll_function, request.get("config") or {})
         sys.stdout.flush()
         sys.stderr.flush()
-        channel.write('{"id":%s,"ok":%s,"result":%s}\n' % (json.dumps(request.get("id")), "true" if ok else "false", reply))
+        # "fatal": this runner exits after the reply (the import failed), so the parent retires it.
+        fatal = ',"fatal":true' if poll_function is None else ""
+        channel.write('{"id":%s,"ok":%s%s,"result":%s}\n' % (json.dumps(request.get("id")), "true" if ok else "false", fatal, reply))
         channel.flush()
         if poll_function is None:
             os._exit(1)
