@@ -1,0 +1,190 @@
+/**
+ * Compiling a normalised condition tree into closures, once per rule load. Paths are parsed,
+ * operands checked, regexes and globs compiled here; evaluation then only walks closures.
+ * Every problem is an `AbortError` naming the condition's position and the operator or pattern.
+ */
+import {ruleError} from './location.js'
+import {MATCH, OperandError, operatorSpec, resolveOperator, TYPE_MISMATCH, unknownOperatorMessage, type Check, type OperatorSpec} from './operators.js'
+import {FieldPathError, makeGetter, parseFieldPath, resolveExplained, typeName} from './path.js'
+import type {
+  CompiledCondition,
+  CompiledGroup,
+  CompiledRule,
+  ConditionGroup,
+  ConditionLeaf,
+  ConditionNode,
+  GroupTrace,
+  JsonValue,
+  LeafTrace,
+  RuleDefinition,
+  TraceNode,
+} from './types.js'
+
+export interface CompileOptions {
+  /**
+   * Names a condition in messages. `position` is its place in the normalised tree
+   * (`conditions.any[1]`); a loader that knows the file maps it to `file:line: criteria...`.
+   */
+  locate?: (node: ConditionNode, position: string) => string
+}
+
+const defaultLocate = (_node: ConditionNode, position: string) => `condition ${position}`
+
+/** Compile a rule's conditions; the rule itself is kept alongside for the caller. */
+export function compileRule(rule: RuleDefinition, options: CompileOptions = {}): CompiledRule {
+  return {rule, conditions: compileConditions(rule.conditions, options)}
+}
+
+/** Compile a condition tree whose root is a group. */
+export function compileConditions(root: ConditionGroup, options: CompileOptions = {}): CompiledGroup {
+  const locate = options.locate ?? defaultLocate
+  if (!isGroup(root)) throw ruleError(locate(root, 'conditions'), 'the root of a condition tree must be an all or any group')
+  return compileGroup(root, 'conditions', locate)
+}
+
+/** Compile any node (a leaf or a group). */
+export function compileCondition(node: ConditionNode, options: CompileOptions = {}): CompiledCondition {
+  return compileNode(node, 'conditions', options.locate ?? defaultLocate)
+}
+
+function isGroup(node: unknown): node is ConditionGroup {
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) return false
+  const keys = Object.keys(node)
+  return keys.length === 1 && (keys[0] === 'all' || keys[0] === 'any')
+}
+
+type Locator = NonNullable<CompileOptions['locate']>
+
+function compileNode(node: ConditionNode, position: string, locate: Locator): CompiledCondition {
+  if (isGroup(node)) return compileGroup(node, position, locate)
+  if (node === null || typeof node !== 'object' || Array.isArray(node)) {
+    throw ruleError(locate(node, position), `expected a condition, got ${typeName(node)}`)
+  }
+  return compileLeaf(node, position, locate)
+}
+
+function compileGroup(node: ConditionGroup, position: string, locate: Locator): CompiledGroup {
+  const kind: 'all' | 'any' = 'all' in node ? 'all' : 'any'
+  const list = 'all' in node ? node.all : node.any
+  if (!Array.isArray(list)) throw ruleError(locate(node, `${position}.${kind}`), `expected a list of conditions, got ${typeName(list)}`)
+  const children = list.map((child, i) => compileNode(child, `${position}.${kind}[${i}]`, locate))
+  const tests = children.map((child) => child.test)
+  const test = kind === 'all' ? allOf(tests) : anyOf(tests)
+  const explain = (payload: unknown): GroupTrace => {
+    // Every child is explained, even after the answer is known: the trace is for reading.
+    const traces: TraceNode[] = children.map((child) => child.explain(payload))
+    const result = kind === 'all' ? traces.every((t) => t.result) : traces.some((t) => t.result)
+    return {group: kind, result, children: traces}
+  }
+  return {test, explain}
+}
+
+type Test = (payload: unknown) => boolean
+
+// Small arities unrolled: most rules have one to three conditions per group.
+function allOf(tests: Test[]): Test {
+  const [a, b, c] = tests
+  switch (tests.length) {
+    case 0:
+      return () => true
+    case 1:
+      return a
+    case 2:
+      return (p) => a(p) && b(p)
+    case 3:
+      return (p) => a(p) && b(p) && c(p)
+    default:
+      return (p) => {
+        for (let i = 0; i < tests.length; i++) if (!tests[i](p)) return false
+        return true
+      }
+  }
+}
+
+function anyOf(tests: Test[]): Test {
+  const [a, b, c] = tests
+  switch (tests.length) {
+    case 0:
+      return () => false
+    case 1:
+      return a
+    case 2:
+      return (p) => a(p) || b(p)
+    case 3:
+      return (p) => a(p) || b(p) || c(p)
+    default:
+      return (p) => {
+        for (let i = 0; i < tests.length; i++) if (tests[i](p)) return true
+        return false
+      }
+  }
+}
+
+function compileLeaf(node: ConditionLeaf, position: string, locate: Locator): CompiledCondition {
+  const where = () => locate(node, position)
+  if (typeof node.field !== 'string') throw ruleError(where(), `field must be a string, got ${typeName(node.field)}`)
+  if (typeof node.operator !== 'string') throw ruleError(where(), `operator must be a string, got ${typeName(node.operator)}`)
+  let path
+  try {
+    path = parseFieldPath(node.field)
+  } catch (error) {
+    if (error instanceof FieldPathError) throw ruleError(where(), error.message, error)
+    throw error
+  }
+  // Aliases are accepted here too, so a hand-written tree need not be canonical.
+  const resolved = resolveOperator(node.operator, node.value)
+  if (!resolved) throw ruleError(where(), unknownOperatorMessage(node.operator))
+  const spec = operatorSpec(resolved.operator)
+  let check: Check
+  try {
+    check = spec.prepare(resolved.value)
+  } catch (error) {
+    if (error instanceof OperandError) throw ruleError(where(), error.message, error)
+    throw error
+  }
+  const get = makeGetter(path.segments)
+  const field = path.canonical
+  const operator = spec.name
+  const expected = spec.takesValue ? resolved.value : undefined
+  const onMissing = operator === 'not_exists'
+
+  const test: Test = onMissing
+    ? (p) => {
+        const v = get(p)
+        return v === undefined || check(v) === MATCH
+      }
+    : (p) => {
+        const v = get(p)
+        return v !== undefined && check(v) === MATCH
+      }
+
+  const explain = (payload: unknown): LeafTrace => {
+    const found = resolveExplained(payload, path.segments)
+    // Keys in reading order: field, operator, expected, actual, result, reason.
+    const trace = (result: boolean, reason: string, actual?: unknown): LeafTrace => {
+      const t: LeafTrace = {field, operator} as LeafTrace
+      if (expected !== undefined) t.expected = expected
+      if (actual !== undefined) t.actual = actual
+      t.result = result
+      t.reason = reason
+      return t
+    }
+    if (!found.found) return trace(onMissing, found.reason)
+    const outcome = check(found.value)
+    if (outcome === TYPE_MISMATCH) return trace(false, mismatchReason(spec, found.value, expected), found.value)
+    return trace(outcome === MATCH, spec.reasons[outcome === MATCH ? 0 : 1], found.value)
+  }
+  return {test, explain}
+}
+
+function mismatchReason(spec: OperatorSpec, actual: unknown, expected: JsonValue | undefined): string {
+  const type = typeName(actual)
+  // The field's type is fine but not with this operand, e.g. a string containing a number.
+  if (spec.accepts.includes(type)) return `type mismatch: ${spec.name} on ${withArticle(type)} field needs a string value, got ${withArticle(typeName(expected))}`
+  return `type mismatch: ${spec.name} needs ${spec.accepts.map(withArticle).join(' or ')}, the field is ${withArticle(type)}`
+}
+
+function withArticle(type: string): string {
+  if (type === 'null') return 'null'
+  return type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`
+}

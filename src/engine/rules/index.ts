@@ -1,0 +1,21 @@
+/**
+ * The rule compiler: read rules in either form, normalise them to the stored form, compile
+ * their conditions once, then evaluate events fast or explain the decision.
+ *
+ * ```ts
+ * const [loaded] = loadRuleFile('rules/deploy.yaml')
+ * evaluate(loaded.compiled, payload)       // boolean
+ * explain(loaded.compiled, payload)        // {matched, trace}
+ * ```
+ */
+export {compileCondition, compileConditions, compileRule, type CompileOptions} from './compile.js'
+export {normaliseConditions, normaliseCriteria, type ConditionContext} from './conditions.js'
+export {evaluate, explain} from './evaluate.js'
+export {globToPattern} from './glob.js'
+export {formatDocPath, plainLocator, type DocPath, type Locate} from './location.js'
+export {ALIAS_NAMES, deepEqual, OPERATOR_NAMES, resolveOperator} from './operators.js'
+export {loadRuleFile, parseRules} from './parse.js'
+export {FieldPathError, formatPath, parseFieldPath, type FieldPath, type PathSegment} from './path.js'
+export {compilePattern, PatternError} from './regex.js'
+export {normaliseRule, type NormalisedRule, type NormaliseOptions} from './rule.js'
+export type * from './types.js'
