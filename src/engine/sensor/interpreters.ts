@@ -41,8 +41,26 @@ export function realPythonPath(candidate: string): Promise<string | undefined> {
 
 export type InterpreterResolution = {path: string} | {error: string}
 
-/** The program that runs a sensor of the given runtime (native sensors run themselves). */
-export async function resolveInterpreter(runtime: SensorRuntime, configured: InterpreterPaths = {}): Promise<InterpreterResolution> {
+const resolved = new Map<string, Promise<InterpreterResolution>>()
+
+/**
+ * The program that runs a sensor of the given runtime (native sensors run themselves).
+ * Remembered per process (per runtime, configured paths and PATH): a poll should not walk
+ * PATH again each time.
+ */
+export function resolveInterpreter(runtime: SensorRuntime, configured: InterpreterPaths = {}): Promise<InterpreterResolution> {
+  const key = JSON.stringify([runtime, configured, process.env.PATH])
+  let pending = resolved.get(key)
+  if (!pending) {
+    pending = lookUpInterpreter(runtime, configured)
+    resolved.set(key, pending)
+    // A failed lookup is not remembered: the interpreter may be installed in a moment.
+    pending.then((result) => 'error' in result && resolved.delete(key))
+  }
+  return pending
+}
+
+async function lookUpInterpreter(runtime: SensorRuntime, configured: InterpreterPaths): Promise<InterpreterResolution> {
   switch (runtime) {
     case 'python': {
       const names = configured.python ? [configured.python] : ['python3', 'python']
