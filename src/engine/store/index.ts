@@ -14,6 +14,8 @@ export type {DataDirLock} from './lock.js'
 export {toJsonb} from './types.js'
 export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
 export * from './queries.js'
+export {upsertByRef} from './upsert.js'
+export type {ColumnType, ColumnValue, RefTable, UpsertResult, UpsertStatus} from './upsert.js'
 
 /** `$ATTUNE_HOME`, else `~/.attune`. */
 export function resolveAttuneHome(env: NodeJS.ProcessEnv = process.env): string {

@@ -1,0 +1,508 @@
+import {existsSync, readdirSync, statSync} from 'node:fs'
+import {extname, join, resolve} from 'node:path'
+import {inferRuntime} from '../sensor/runtimes.js'
+import {FieldError, PackError, type FieldPath, type PackProblem} from './errors.js'
+import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
+import {compileSchema, toJsonSchema, validationProblems, type JsonSchema} from './schema.js'
+import {readYamlFile, type YamlDoc} from './yaml.js'
+
+export type ExecutionMode = 'poll' | 'persistent' | 'long_running'
+
+/** Where a definition came from, to point at it in later errors. */
+export interface ItemSource {
+  file: string
+  doc: YamlDoc
+  /** Where a reference checked later (against the database) was written: ref to field path. */
+  fields?: Record<string, FieldPath>
+}
+
+export interface PackDefinition {
+  ref: string
+  label: string
+  description: string | null
+  version: string | null
+  conf_schema: JsonSchema | null
+  config: Record<string, unknown> | null
+  meta: Record<string, unknown> | null
+  tags: string[]
+  runtime_deps: string[]
+  is_standard: boolean
+  enabled: boolean
+  path: string
+  source: ItemSource
+}
+
+export interface RuntimeDefinition {
+  ref: string
+  pack_ref: string
+  name: string
+  description: string | null
+  runtime_type: string | null
+  aliases: string[]
+  distributions: Record<string, unknown>
+  installation: unknown
+  execution_config: unknown
+  versions: unknown
+  source: ItemSource
+}
+
+export interface TriggerDefinition {
+  ref: string
+  pack_ref: string
+  label: string
+  description: string | null
+  enabled: boolean
+  param_schema: JsonSchema | null
+  out_schema: JsonSchema | null
+  source: ItemSource
+}
+
+export interface SensorDefinition {
+  ref: string
+  pack_ref: string
+  label: string
+  description: string | null
+  /** Absolute path: the entry point resolved against the pack's sensors folder. */
+  entrypoint: string
+  /** The runtime as written (`runner_type`), or inferred from the entry point's file. */
+  runner_type: string
+  trigger_types: string[]
+  enabled: boolean
+  param_schema: JsonSchema | null
+  config: Record<string, unknown> | null
+  poll_interval: number | null
+  execution: ExecutionMode
+  env: Record<string, string> | null
+  /** Non-fatal findings (entry point file not found, ...). */
+  warnings: string[]
+  source: ItemSource
+}
+
+export interface RuleDefinition extends NormalizedRule {
+  source: ItemSource
+}
+
+/** Pack content attune does not handle (actions run in the executor service). */
+export type SkippedKind = 'action' | 'workflow' | 'permission_set' | 'policy' | 'alias'
+
+export interface SkippedItem {
+  kind: SkippedKind
+  ref: string | null
+  file: string
+  reason: string
+}
+
+export interface LoadedPack {
+  /** Absolute path of the pack folder. */
+  dir: string
+  pack: PackDefinition
+  runtimes: RuntimeDefinition[]
+  triggers: TriggerDefinition[]
+  sensors: SensorDefinition[]
+  rules: RuleDefinition[]
+  skipped: SkippedItem[]
+}
+
+const PACK_REF = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/
+const ITEM_REF = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/
+const EXECUTION_MODES: readonly ExecutionMode[] = ['poll', 'persistent', 'long_running']
+
+const SKIPPED_FOLDERS: Array<{folder: string; kind: SkippedKind; reason: string}> = [
+  {folder: 'actions', kind: 'action', reason: 'actions are run by the executor service, not by attune'},
+  {folder: 'actions/workflows', kind: 'workflow', reason: 'workflows are run by the executor service, not by attune'},
+  {folder: 'workflows', kind: 'workflow', reason: 'workflows are run by the executor service, not by attune'},
+  {folder: 'permission_sets', kind: 'permission_set', reason: 'permission sets belong to the API service, not to attune'},
+  {folder: 'policies', kind: 'policy', reason: 'policies belong to the executor service, not to attune'},
+  {folder: 'aliases', kind: 'alias', reason: 'action aliases are not supported by attune'},
+]
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function yamlFiles(dir: string): string[] {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return []
+  return readdirSync(dir)
+    .filter((name) => ['.yaml', '.yml'].includes(extname(name).toLowerCase()))
+    .filter((name) => statSync(join(dir, name)).isFile())
+    .sort()
+}
+
+/**
+ * Reads the fields of one document, recording problems with file, line and field instead
+ * of stopping at the first.
+ */
+class Reader {
+  constructor(
+    readonly doc: YamlDoc,
+    readonly data: Record<string, unknown>,
+    private readonly problems: PackProblem[],
+  ) {}
+
+  fail(path: FieldPath, message: string): void {
+    this.problems.push(this.doc.problem(path, message))
+  }
+
+  /** The first of `keys` that is set, with the key it was found under. */
+  pick(...keys: string[]): {key: string; value: unknown} | undefined {
+    for (const key of keys) if (this.data[key] !== undefined && this.data[key] !== null) return {key, value: this.data[key]}
+    return undefined
+  }
+
+  string(...keys: string[]): string | undefined {
+    const found = this.pick(...keys)
+    if (!found) return undefined
+    if (typeof found.value === 'number') return String(found.value)
+    if (typeof found.value !== 'string') {
+      this.fail([found.key], 'must be a string')
+      return undefined
+    }
+    return found.value
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const value = this.data[key]
+    if (value === undefined || value === null) return fallback
+    if (typeof value !== 'boolean') {
+      this.fail([key], 'must be true or false')
+      return fallback
+    }
+    return value
+  }
+
+  mapping(...keys: string[]): Record<string, unknown> | undefined {
+    const found = this.pick(...keys)
+    if (!found) return undefined
+    if (!isPlainObject(found.value)) {
+      this.fail([found.key], 'must be a mapping')
+      return undefined
+    }
+    return found.value
+  }
+
+  stringList(key: string): string[] {
+    const value = this.data[key]
+    if (value === undefined || value === null) return []
+    if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
+      this.fail([key], 'must be a list of strings')
+      return []
+    }
+    return value as string[]
+  }
+
+  /** A schema in either form, converted and compiled: a schema ajv rejects is a problem. */
+  schema(...keys: string[]): {schema: JsonSchema | null; validate?: ReturnType<typeof compileSchema>} {
+    const found = this.pick(...keys)
+    if (!found) return {schema: null}
+    try {
+      const schema = toJsonSchema(found.value)
+      if (!schema) return {schema: null}
+      return {schema, validate: compileSchema(schema, found.value)}
+    } catch (error) {
+      if (!(error instanceof FieldError)) throw error
+      this.fail([found.key, ...error.field], error.message)
+      return {schema: null}
+    }
+  }
+
+  /**
+   * The item's ref: `ref`, else `name` prefixed with the pack. It must be `pack.name` and
+   * belong to this pack (refs are global; a pack only owns its own).
+   */
+  ref(packRef: string, nameAsRef: (name: string) => string = (name) => name): string | undefined {
+    const written = this.string('ref')
+    const name = this.string('name')
+    let ref = written ?? (name === undefined ? undefined : nameAsRef(name))
+    const key = written !== undefined ? 'ref' : 'name'
+    if (!ref) {
+      this.fail(['ref'], 'is required')
+      return undefined
+    }
+    if (!ref.includes('.')) ref = `${packRef}.${ref}`
+    if (!ITEM_REF.test(ref)) {
+      this.fail([key], `'${ref}' is not a reference of the form pack.name (letters, digits, _ and -)`)
+      return undefined
+    }
+    if (!ref.startsWith(`${packRef}.`)) {
+      this.fail([key], `'${ref}' is not in pack '${packRef}' (it must start with '${packRef}.')`)
+      return undefined
+    }
+    const declared = this.string('pack_ref', 'pack')
+    if (declared !== undefined && declared !== packRef) {
+      this.fail([this.pick('pack_ref', 'pack')!.key], `is '${declared}' but the file is in pack '${packRef}'`)
+    }
+    return ref
+  }
+}
+
+function readers(path: string, shownAs: string, problems: PackProblem[]): Reader[] {
+  const {docs, problems: yamlProblems} = readYamlFile(path, shownAs)
+  problems.push(...yamlProblems)
+  const out: Reader[] = []
+  for (const doc of docs) {
+    if (!isPlainObject(doc.data)) {
+      problems.push(doc.problem([], 'must be a mapping of fields'))
+      continue
+    }
+    out.push(new Reader(doc, doc.data, problems))
+  }
+  return out
+}
+
+function lastSegment(ref: string): string {
+  return ref.slice(ref.lastIndexOf('.') + 1)
+}
+
+function checkConfig(reader: Reader, key: string, validate: ReturnType<typeof compileSchema> | undefined, value: unknown): void {
+  if (!validate || value === undefined || value === null) return
+  for (const problem of validationProblems(validate, value)) reader.fail([key, ...problem.path], problem.message)
+}
+
+function readPackDocument(reader: Reader, dir: string): PackDefinition | undefined {
+  const ref = reader.string('ref', 'name')
+  if (!ref) {
+    reader.fail(['ref'], 'is required')
+    return undefined
+  }
+  if (!PACK_REF.test(ref)) {
+    reader.fail([reader.pick('ref', 'name')!.key], `'${ref}' may only contain letters, digits, _ and - (no dots)`)
+    return undefined
+  }
+  const confSchema = reader.schema('conf_schema')
+  const config = reader.mapping('config') ?? null
+  checkConfig(reader, 'config', confSchema.validate, config)
+  return {
+    ref,
+    label: reader.string('label') ?? reader.string('name') ?? ref,
+    description: reader.string('description') ?? null,
+    version: reader.string('version') ?? null,
+    conf_schema: confSchema.schema,
+    config,
+    meta: reader.mapping('meta') ?? null,
+    tags: reader.stringList('tags'),
+    runtime_deps: reader.stringList('runtime_deps'),
+    is_standard: reader.boolean('system', false),
+    enabled: reader.boolean('enabled', true),
+    path: dir,
+    source: {file: reader.doc.file, doc: reader.doc},
+  }
+}
+
+function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undefined {
+  const name = reader.string('name')
+  // Runtimes are named for humans ("Node.js"): without a ref, derive one from the name.
+  const ref = reader.ref(packRef, (n) => n.toLowerCase().replace(/[^a-z0-9_-]+/g, '_'))
+  const distributions = reader.mapping('distributions') ?? {}
+  const verification = distributions.verification
+  if (verification !== undefined && !isPlainObject(verification)) {
+    reader.fail(['distributions', 'verification'], 'must be a mapping')
+  } else if (verification && verification.commands !== undefined) {
+    if (!Array.isArray(verification.commands)) {
+      reader.fail(['distributions', 'verification', 'commands'], 'must be a list')
+    } else {
+      verification.commands.forEach((command, index) => {
+        const at = ['distributions', 'verification', 'commands', index]
+        if (!isPlainObject(command) || typeof command.binary !== 'string' || !command.binary) {
+          reader.fail(isPlainObject(command) ? [...at, 'binary'] : at, 'is required (the program to run)')
+        } else if (command.args !== undefined && (!Array.isArray(command.args) || command.args.some((a) => typeof a !== 'string'))) {
+          reader.fail([...at, 'args'], 'must be a list of strings')
+        }
+      })
+    }
+  }
+  if (!ref) return undefined
+  return {
+    ref,
+    pack_ref: packRef,
+    name: name ?? lastSegment(ref),
+    description: reader.string('description') ?? null,
+    runtime_type: reader.string('runtime_type', 'type') ?? null,
+    aliases: reader.stringList('aliases'),
+    distributions,
+    installation: reader.data.installation ?? null,
+    execution_config: reader.data.execution_config ?? null,
+    versions: reader.data.versions ?? null,
+    source: {file: reader.doc.file, doc: reader.doc},
+  }
+}
+
+function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undefined {
+  const ref = reader.ref(packRef)
+  const params = reader.schema('parameters', 'param_schema', 'parameters_schema')
+  const output = reader.schema('output', 'out_schema', 'payload_schema')
+  if (!ref) return undefined
+  return {
+    ref,
+    pack_ref: packRef,
+    label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
+    description: reader.string('description') ?? null,
+    enabled: reader.boolean('enabled', true),
+    param_schema: params.schema,
+    out_schema: output.schema,
+    source: {file: reader.doc.file, doc: reader.doc},
+  }
+}
+
+function readTriggerTypes(reader: Reader, packRef: string, fields: Record<string, FieldPath>): string[] {
+  const found = reader.pick('trigger_types', 'trigger_type', 'trigger')
+  if (!found) {
+    reader.fail(['trigger_types'], 'is required (the triggers this sensor emits)')
+    return []
+  }
+  const list = Array.isArray(found.value) ? found.value : [found.value]
+  if (list.length === 0) reader.fail([found.key], 'must name at least one trigger')
+  const refs: string[] = []
+  list.forEach((item, index) => {
+    const at = Array.isArray(found.value) ? [found.key, index] : [found.key]
+    const value = isPlainObject(item) ? (item.ref ?? item.type ?? item.name) : item
+    if (typeof value !== 'string' || !value) {
+      reader.fail(at, 'must be a trigger reference')
+      return
+    }
+    const ref = value.includes('.') ? value : `${packRef}.${value}`
+    if (!ITEM_REF.test(ref)) reader.fail(at, `'${value}' is not a trigger reference of the form pack.name`)
+    else if (!refs.includes(ref)) {
+      refs.push(ref)
+      fields[ref] = at
+    }
+  })
+  return refs
+}
+
+async function readSensor(reader: Reader, packRef: string, sensorsDir: string): Promise<SensorDefinition | undefined> {
+  const ref = reader.ref(packRef)
+  const warnings: string[] = []
+  const entry = reader.string('entry_point', 'entrypoint')
+  if (!entry) reader.fail(['entry_point'], 'is required (the sensor code, relative to the sensors folder)')
+  const entrypoint = entry ? resolve(sensorsDir, entry) : ''
+  if (entry && !existsSync(entrypoint)) warnings.push(`entry point ${entry} not found in ${sensorsDir}`)
+
+  let runnerType = reader.string('runner_type', 'runtime', 'runtime_ref')
+  if (!runnerType && entry && existsSync(entrypoint)) runnerType = await inferRuntime(entrypoint)
+  if (!runnerType) reader.fail(['runner_type'], 'is required (python, node, shell, native or a runtime ref)')
+
+  const fields: Record<string, FieldPath> = {}
+  const triggerTypes = readTriggerTypes(reader, packRef, fields)
+  const runnerField = reader.pick('runner_type', 'runtime', 'runtime_ref')?.key
+  if (runnerField) fields[`runtime:${runnerType}`] = [runnerField]
+  const params = reader.schema('parameters', 'param_schema', 'parameters_schema')
+  const config = reader.mapping('config') ?? null
+  checkConfig(reader, 'config', params.validate, config)
+
+  let pollInterval: number | null = null
+  if (reader.data.poll_interval !== undefined && reader.data.poll_interval !== null) {
+    const value = reader.data.poll_interval
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      reader.fail(['poll_interval'], 'must be a whole number of seconds greater than 0')
+    } else {
+      pollInterval = value
+    }
+  }
+
+  const written = reader.string('execution')
+  let execution: ExecutionMode = runnerType === 'standalone' ? 'long_running' : 'poll'
+  if (written !== undefined) {
+    if ((EXECUTION_MODES as readonly string[]).includes(written)) execution = written as ExecutionMode
+    else reader.fail(['execution'], `must be one of ${EXECUTION_MODES.join(', ')}`)
+  }
+
+  let env: Record<string, string> | null = null
+  const rawEnv = reader.mapping('env')
+  if (rawEnv) {
+    env = {}
+    for (const [key, value] of Object.entries(rawEnv)) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) reader.fail(['env', key], 'is not a valid environment variable name')
+      else if (['string', 'number', 'boolean'].includes(typeof value)) env[key] = String(value)
+      else reader.fail(['env', key], 'must be a string')
+    }
+  }
+
+  if (!ref || !entry || !runnerType) return undefined
+  return {
+    ref,
+    pack_ref: packRef,
+    label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
+    description: reader.string('description') ?? null,
+    entrypoint,
+    runner_type: runnerType,
+    trigger_types: triggerTypes,
+    enabled: reader.boolean('enabled', true),
+    param_schema: params.schema,
+    config,
+    poll_interval: pollInterval,
+    execution,
+    env,
+    warnings,
+    source: {file: reader.doc.file, doc: reader.doc, fields},
+  }
+}
+
+function readRule(reader: Reader, packRef: string): RuleDefinition | undefined {
+  try {
+    return {...normalizeRuleDocument(reader.data, {pack_ref: packRef}), source: {file: reader.doc.file, doc: reader.doc}}
+  } catch (error) {
+    if (!(error instanceof FieldError)) throw error
+    reader.fail(error.field, error.message)
+    return undefined
+  }
+}
+
+function readSkipped(dir: string, shownDir: string): SkippedItem[] {
+  const items: SkippedItem[] = []
+  for (const {folder, kind, reason} of SKIPPED_FOLDERS) {
+    for (const name of yamlFiles(join(dir, folder))) {
+      const file = join(shownDir, folder, name)
+      // The ref only makes the line friendlier: a file we skip is never an error.
+      const {docs} = readYamlFile(join(dir, folder, name), file)
+      const data = docs[0]?.data
+      const ref = isPlainObject(data) && typeof (data.ref ?? data.name) === 'string' ? String(data.ref ?? data.name) : null
+      items.push({kind, ref, file, reason})
+    }
+  }
+  return items
+}
+
+/** Loads one pack folder; problems are collected, not thrown (see `loadPack`). */
+export async function readPack(dir: string): Promise<{pack?: LoadedPack; problems: PackProblem[]}> {
+  const problems: PackProblem[] = []
+  const absolute = resolve(dir)
+  const shown = dir.replace(/[/\\]+$/, '') || dir
+  if (!existsSync(absolute) || !statSync(absolute).isDirectory()) {
+    return {problems: [{file: shown, message: 'is not a folder'}]}
+  }
+  const packFile = ['pack.yaml', 'pack.yml'].find((name) => existsSync(join(absolute, name)))
+  if (!packFile) return {problems: [{file: shown, message: 'has no pack.yaml: not a pack folder'}]}
+
+  const packReaders = readers(join(absolute, packFile), join(shown, packFile), problems)
+  if (packReaders.length > 1) problems.push(packReaders[1].doc.problem([], 'pack.yaml must hold one document'))
+  const pack = packReaders[0] ? readPackDocument(packReaders[0], absolute) : undefined
+  if (!pack) {
+    if (problems.length === 0) problems.push({file: join(shown, packFile), message: 'is empty'})
+    return {problems}
+  }
+
+  const loaded: LoadedPack = {dir: absolute, pack, runtimes: [], triggers: [], sensors: [], rules: [], skipped: []}
+  const each = async (folder: string, read: (reader: Reader) => Promise<void> | void) => {
+    for (const name of yamlFiles(join(absolute, folder))) {
+      for (const reader of readers(join(absolute, folder, name), join(shown, folder, name), problems)) await read(reader)
+    }
+  }
+  await each('runtimes', (r) => void push(loaded.runtimes, readRuntime(r, pack.ref)))
+  await each('triggers', (r) => void push(loaded.triggers, readTrigger(r, pack.ref)))
+  const sensorsDir = join(absolute, 'sensors')
+  await each('sensors', async (r) => void push(loaded.sensors, await readSensor(r, pack.ref, sensorsDir)))
+  await each('rules', (r) => void push(loaded.rules, readRule(r, pack.ref)))
+  loaded.skipped = readSkipped(absolute, shown)
+  return {pack: loaded, problems}
+}
+
+function push<T>(list: T[], item: T | undefined): void {
+  if (item) list.push(item)
+}
+
+/** Loads and validates one pack folder without touching a database; throws a `PackError`. */
+export async function loadPack(dir: string): Promise<LoadedPack> {
+  const {pack, problems} = await readPack(dir)
+  if (problems.length > 0 || !pack) throw new PackError(problems)
+  return pack
+}
