@@ -116,8 +116,13 @@ const shell: RuntimeCase = {
   traceField: 'traceback',
 }
 
-describe.each([python, node, shell])('$runtime sensors', (rt) => {
-  const write = (name: string, body: string) => files.write(`${rt.runtime}_${name}${rt.ext}`, body)
+// Native sensors follow the shell contract but are executed directly (the kernel reads the #! line).
+const native: RuntimeCase = {...shell, runtime: 'native', ext: ''}
+
+describe.each([python, node, shell, native])('$runtime sensors', (rt) => {
+  const write = (name: string, body: string) => files.write(`${rt.runtime}_${name}${rt.ext}`, body, 0o755)
+  const run = (entrypoint: string, config: unknown = {}, options: Parameters<typeof executeSensor>[3] = {}) =>
+    executeSensor({ref: 'test.sensor', entrypoint, runtime: rt.runtime === 'native' ? 'native' : undefined}, trigger, config, options)
 
   it('returns every event a sensor produces', async () => {
     const result = await run(write('several', rt.several))
@@ -153,7 +158,7 @@ describe.each([python, node, shell])('$runtime sensors', (rt) => {
     expect(result.error).toBe('bad reading')
     expect(result.error_type).toBe(rt.errorType)
     expect(result.traceback).toBeTruthy()
-    if (rt.runtime !== 'shell') expect(result.traceback).toContain('helper')
+    if (rt.runtime === 'python' || rt.runtime === 'node') expect(result.traceback).toContain('helper')
     expect(result.traceback).not.toContain('_wrapper')
     expect(result.events).toEqual([])
   })
@@ -162,7 +167,7 @@ describe.each([python, node, shell])('$runtime sensors', (rt) => {
     const result = await run(write('prints', rt.prints))
     expectClean(result)
     expect(result.events).toEqual([{real: true}])
-    if (rt.runtime !== 'shell') expect(result.stdout).toContain('{"events": ["forged"]}')
+    if (rt.runtime === 'python' || rt.runtime === 'node') expect(result.stdout).toContain('{"events": ["forged"]}')
     expect(result.stderr).toContain('to stderr')
   })
 
@@ -182,7 +187,7 @@ describe.each([python, node, shell])('$runtime sensors', (rt) => {
   it('shows the sensor only the allow-listed environment', async () => {
     const parentEnv = {...process.env, ATTUNE_JWT_SECRET: 'parent-secret', DATABASE_URL: 'postgres://leak', TZ: 'UTC'}
     const result = await executeSensor(
-      {ref: 'test.env', entrypoint: write('environment', rt.environment), env: {DECLARED: 'yes'}},
+      {ref: 'test.env', entrypoint: write('environment', rt.environment), env: {DECLARED: 'yes'}, runtime: rt.runtime === 'native' ? 'native' : undefined},
       trigger,
       {a: 1},
       {parentEnv},
