@@ -116,11 +116,12 @@ function needValue(op: OperatorName, expected: JsonValue | undefined): JsonValue
   return expected
 }
 
+/** `what` names the operand as the author wrote it, e.g. `regular expression "(a"`. */
 function pattern(op: OperatorName, source: string, what: string): (input: string) => boolean {
   try {
     return compilePattern(source)
   } catch (error) {
-    if (error instanceof PatternError) throw new OperandError(`${op}: invalid ${what} ${JSON.stringify(source)}: ${error.message}`)
+    if (error instanceof PatternError) throw new OperandError(`${op}: invalid ${what}: ${error.message}`)
     throw error
   }
 }
@@ -327,7 +328,10 @@ const SPECS: readonly OperatorSpec[] = [
     name: 'matches',
     takesValue: true,
     accepts: ['string'],
-    prepare: (e) => stringCheck(pattern('matches', needString('matches', e), 'regular expression')),
+    prepare(e) {
+      const source = needString('matches', e)
+      return stringCheck(pattern('matches', source, `regular expression ${JSON.stringify(source)}`))
+    },
     reasons: ['the pattern matches', 'the pattern does not match'],
   },
   {
@@ -336,7 +340,7 @@ const SPECS: readonly OperatorSpec[] = [
     accepts: ['string'],
     prepare(e) {
       const glob = needString('matchwildcard', e)
-      return stringCheck(pattern('matchwildcard', globToPattern(glob), `glob ${JSON.stringify(glob)} (as regular expression)`))
+      return stringCheck(pattern('matchwildcard', globToPattern(glob), `glob ${JSON.stringify(glob)}`))
     },
     reasons: ['the glob matches', 'the glob does not match'],
   },

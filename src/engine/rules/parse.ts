@@ -5,7 +5,7 @@
  * the line and the field. Documents holding only comments are skipped.
  */
 import {readFileSync} from 'node:fs'
-import {isNode, LineCounter, parseAllDocuments, type Document} from 'yaml'
+import {isMap, isNode, isScalar, isSeq, LineCounter, parseAllDocuments, type Document} from 'yaml'
 import {AbortError} from '../errors.js'
 import {compileRule} from './compile.js'
 import {type DocPath, formatDocPath, type Locate} from './location.js'
@@ -69,13 +69,27 @@ export function loadRuleFile(path: string): LoadedRule[] {
   return parseRules(text, path)
 }
 
-/** The line of the deepest node on `path` that exists (a missing field points at its parent). */
+/**
+ * The line of the deepest node on `path` that exists (a missing field points at its parent).
+ * A mapping entry is located by its key: a block value starts on the line after it.
+ */
 function lineAt(doc: Document, path: DocPath, lineOf: (offset: number) => number): number | undefined {
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true)
-    if (isNode(node) && node.range) return lineOf(node.range[0])
+  let node: unknown = doc.contents
+  let offset = isNode(node) ? node.range?.[0] : undefined
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((item) => (isScalar(item.key) ? item.key.value === key : item.key === key))
+      if (!pair) break
+      if (isNode(pair.key) && pair.key.range) offset = pair.key.range[0]
+      node = pair.value
+    } else if (isSeq(node) && typeof key === 'number' && key < node.items.length) {
+      node = node.items[key]
+      if (isNode(node) && node.range) offset = node.range[0]
+    } else {
+      break
+    }
   }
-  return undefined
+  return offset === undefined ? undefined : lineOf(offset)
 }
 
 function firstLine(message: string): string {
