@@ -143,7 +143,9 @@ export function compileSchema(schema: JsonSchema, source: unknown): ValidateFunc
     let path: FieldPath = []
     if (keyword) path = findKey(schema, keyword) ?? []
     else if (format) path = [...pointerToPath(format[2]), 'format']
-    throw new FieldError(toSourcePath(path, flat), `invalid schema: ${message.replace(/^strict mode: /, '')}`)
+    // At the top, an unknown keyword is most likely a parameter written without its mapping.
+    const hint = keyword && path.length === 1 ? ` (a parameter must be a mapping: ${keyword}: {type: string, ...})` : ''
+    throw new FieldError(toSourcePath(path, flat), `invalid schema: ${message.replace(/^strict mode: /, '')}${hint}`)
   }
 }
 

@@ -1,0 +1,120 @@
+import {type ChildProcess, spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {AbortError} from '../../src/engine/errors.js'
+import {registerPacks} from '../../src/engine/packs/index.js'
+import {
+  embeddedDataDir,
+  listSensors,
+  lockPathFor,
+  openStore,
+  resolveAttuneHome,
+  type Store,
+} from '../../src/engine/store/index.js'
+import {CORE_FIXTURE, REPO} from './pack-files.js'
+
+const CHILD = join(REPO, 'test/store/helpers/open-store-child.ts')
+
+function runChild(home: string, mode: 'try' | 'hold'): ChildProcess & {output: Promise<{code: number | null; stdout: string; stderr: string}>} {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, home, mode], {cwd: REPO, stdio: ['pipe', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk) => (stdout += chunk))
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const output = new Promise<{code: number | null; stdout: string; stderr: string}>((resolve) =>
+    child.on('close', (code) => resolve({code, stdout, stderr})),
+  )
+  return Object.assign(child, {output})
+}
+
+async function waitFor(child: ChildProcess, text: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let seen = ''
+    child.stdout!.on('data', (chunk) => {
+      seen += chunk
+      if (seen.includes(text)) resolve()
+    })
+    child.on('close', (code) => reject(new Error(`child exited (${code}) before "${text}"`)))
+  })
+}
+
+/** A pid that is certainly not running: a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''])
+  await new Promise((resolve) => child.on('close', resolve))
+  return child.pid!
+}
+
+describe('embedded database lock (PGlite)', () => {
+  const home = mkdtempSync(join(tmpdir(), 'attune-lock-'))
+  const lockFile = lockPathFor(embeddedDataDir(home))
+  let store: Store | undefined
+
+  beforeAll(async () => {
+    store = await openStore({home})
+    await registerPacks(store, [CORE_FIXTURE])
+  })
+  afterAll(async () => {
+    await store?.close()
+    rmSync(home, {recursive: true, force: true})
+  })
+
+  it('openStore without a URL uses $ATTUNE_HOME/pgdata, migrated on first use, and holds a lock file with our pid', async () => {
+    expect(store!.kind).toBe('pglite')
+    expect(store!.location).toBe(join(home, 'pgdata'))
+    expect(readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid))
+    expect(resolveAttuneHome({ATTUNE_HOME: home})).toBe(home)
+    expect(resolveAttuneHome({HOME: '/nowhere'})).toMatch(/\.attune$/)
+  })
+
+  it('a second process fails cleanly, naming the holder, and the data stays intact', async () => {
+    const child = runChild(home, 'try')
+    const {code, stderr} = await child.output
+    expect(code).toBe(2)
+    expect(stderr).toContain('AbortError: The embedded database')
+    expect(stderr).toContain(`in use by process ${process.pid}`)
+    expect(stderr).not.toMatch(/\n\s+at /) // a message, not a stack trace
+    expect(readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid))
+    // Still ours, still working; and the data survives a close and reopen.
+    expect((await listSensors(store!)).map((s) => s.ref)).toEqual(['core.timer_sensor'])
+    await store!.close()
+    expect(existsSync(lockFile)).toBe(false)
+    store = await openStore({home})
+    const again = await registerPacks(store, [CORE_FIXTURE])
+    expect(again.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0})
+  })
+
+  it('a second open in the same process is refused too', async () => {
+    await expect(openStore({home})).rejects.toThrow(AbortError)
+    await expect(openStore({home})).rejects.toThrow(/in use by this process/)
+  })
+
+  it('a lock left by a dead process is taken over; a killed holder loses nothing it committed', async () => {
+    await store!.close()
+    store = undefined
+    writeFileSync(lockFile, `${await deadPid()}\n`)
+    const child = runChild(home, 'hold')
+    await waitFor(child, 'ready')
+    expect(readFileSync(lockFile, 'utf8').trim()).toBe(String(child.pid))
+    await expect(openStore({home})).rejects.toThrow(`in use by process ${child.pid}`)
+    child.kill('SIGKILL') // no cleanup: the lock file stays behind, stale
+    await child.output
+    expect(existsSync(lockFile)).toBe(true)
+    store = await openStore({home})
+    expect(readFileSync(lockFile, 'utf8').trim()).toBe(String(process.pid))
+    const {rows} = await store.query<{login: string}>('SELECT login FROM attune.identity')
+    expect(rows).toEqual([{login: 'sensor:child'}])
+    expect((await listSensors(store)).map((s) => s.ref)).toEqual(['core.timer_sensor'])
+  })
+})
+
+describe('openStore with a database URL', () => {
+  it('reports an unreachable PostgreSQL as a clear AbortError without the password', async () => {
+    const error = await openStore({databaseUrl: 'postgresql://u:secret@127.0.0.1:1/nodb'}).catch((e) => e)
+    expect(error).toBeInstanceOf(AbortError)
+    expect(error.message).toMatch(/^Cannot connect to PostgreSQL at postgresql:\/\/u:\*\*\*@127\.0\.0\.1:1\/nodb/)
+    expect(error.message).not.toContain('secret')
+  })
+})

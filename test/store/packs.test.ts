@@ -1,0 +1,321 @@
+import {readFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {parse} from 'yaml'
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {AbortError} from '../../src/engine/errors.js'
+import {PackError, registerPacks, type RegisterReport} from '../../src/engine/packs/index.js'
+import {
+  listPacks,
+  listRules,
+  listRuntimes,
+  listSensors,
+  listTriggers,
+  migrate,
+  type Store,
+} from '../../src/engine/store/index.js'
+import {backends, resetData} from './backends.js'
+import {CORE_FIXTURE, copyOfCoreFixture, makePack, removeTempDirs} from './pack-files.js'
+
+const CORE_RUNTIMES = ['core.go', 'core.java', 'core.native', 'core.nodejs', 'core.perl', 'core.python', 'core.r', 'core.ruby', 'core.shell']
+const CORE_TRIGGERS = [
+  'core.alert',
+  'core.crontimer',
+  'core.datetimetimer',
+  'core.intervaltimer',
+  'core.queue_empty',
+  'core.queue_started',
+  'core.rruletimer',
+]
+
+function statuses(report: RegisterReport): Record<string, string> {
+  return Object.fromEntries(report.items.filter((i) => i.ref).map((i) => [`${i.kind} ${i.ref}`, i.status]))
+}
+
+async function counts(store: Store): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const table of ['pack', 'runtime', 'trigger', 'sensor', 'rule']) {
+    const {rows} = await store.query<{n: number}>(`SELECT count(*)::int AS n FROM attune."${table}"`)
+    out[table] = rows[0].n
+  }
+  return out
+}
+
+async function registerError(store: Store, dirs: string[]): Promise<PackError> {
+  try {
+    await registerPacks(store, dirs)
+  } catch (error) {
+    expect(error).toBeInstanceOf(PackError)
+    expect(error).toBeInstanceOf(AbortError) // commands: exit 2, no stack trace
+    return error as PackError
+  }
+  throw new Error('registerPacks succeeded but should have failed')
+}
+
+/** A small pack with a trigger, a python sensor and a rule in each form. */
+function examplePack(overrides: Record<string, string> = {}): string {
+  return makePack('demo', {
+    'triggers/tick.yaml': `ref: demo.tick
+label: Tick
+parameters:
+  every: {type: integer, description: seconds, default: 5, required: true}
+  token: {type: string, secret: true}
+output:
+  type: object
+  properties:
+    n: {type: integer}
+  required: [n]
+`,
+    'sensors/ticker.yaml': `ref: demo.ticker
+runner_type: python
+entry_point: ticker.py
+trigger_types: [demo.tick]
+poll_interval: 10
+parameters:
+  every: {type: integer, default: 5}
+config: {every: 7}
+env: {TICK_MODE: fast, TICK_COUNT: 3}
+`,
+    'sensors/ticker.py': 'def poll_sensor(config):\n    return [{"n": 1}]\n',
+    'rules/rules.yaml': `ref: demo.on_tick
+trigger: {type: demo.tick, parameters: {every: 5}}
+conditions:
+  any:
+    - {field: payload.n, operator: equals, value: 1}
+    - all: [{field: payload.n, operator: exists}, {field: payload.n, operator: greater_than, value: 5}]
+action: {ref: core.echo, parameters: {message: hi}}
+---
+name: st2_style
+pack: demo
+trigger: {type: demo.tick}
+criteria: {trigger.n: {type: equals, pattern: 3}}
+action: {ref: core.local}
+enabled: false
+`,
+    ...overrides,
+  })
+}
+
+describe.each(backends())('packs on $name', (backend) => {
+  let store: Store
+
+  beforeAll(async () => {
+    if (backend.skip) return
+    store = await backend.open()
+    await migrate(store)
+  })
+  afterAll(async () => {
+    await store?.close()
+    await backend.cleanup()
+    removeTempDirs()
+  })
+  beforeEach(async () => {
+    if (!backend.skip) await resetData(store)
+  })
+
+  it.skipIf(backend.skip)('registers the Attune core pack fixture unchanged', async () => {
+    const report = await registerPacks(store, [CORE_FIXTURE])
+    expect(report.dry_run).toBe(false)
+    expect(report.packs).toEqual(['core'])
+    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 0})
+
+    expect((await listRuntimes(store)).map((r) => r.ref)).toEqual(CORE_RUNTIMES)
+    expect((await listTriggers(store)).map((t) => t.ref)).toEqual(CORE_TRIGGERS)
+    const [pack] = await listPacks(store)
+    expect(pack).toMatchObject({ref: 'core', label: 'Core Pack', version: '1.0.0', is_standard: true, runtimes: 9, triggers: 7, sensors: 1, rules: 0})
+    // conf_schema: flat form with extra keywords kept
+    expect(pack.conf_schema).toEqual({
+      type: 'object',
+      properties: {
+        max_action_timeout: {type: 'integer', description: 'Maximum timeout for action execution in seconds', default: 300, minimum: 1, maximum: 3600},
+        enable_debug_logging: {type: 'boolean', description: 'Enable debug logging for core pack actions', default: false},
+      },
+    })
+
+    // Runtimes keep their verification metadata exactly as written.
+    const python = (await listRuntimes(store)).find((r) => r.ref === 'core.python')!
+    const yaml = parse(readFileSync(join(CORE_FIXTURE, 'runtimes/python.yaml'), 'utf8'))
+    expect(python).toMatchObject({name: 'Python', pack_ref: 'core', aliases: ['python', 'python3'], runtime_type: null})
+    expect(python.distributions).toEqual(yaml.distributions)
+    expect(python.installation).toEqual(yaml.installation)
+    expect(python.execution_config).toEqual(yaml.execution_config)
+
+    // Trigger schemas: StackStorm flat form converted to JSON Schema (inline required lifted).
+    const interval = (await listTriggers(store)).find((t) => t.ref === 'core.intervaltimer')!
+    expect(interval.param_schema).toEqual({
+      type: 'object',
+      properties: {
+        unit: {type: 'string', enum: ['seconds', 'minutes', 'hours'], description: 'Time unit for the interval', default: 'seconds'},
+        interval: {type: 'integer', description: 'Number of time units between each trigger', default: 60},
+      },
+      required: ['unit', 'interval'],
+    })
+    expect(interval.out_schema).toMatchObject({type: 'object', required: ['type', 'interval_seconds', 'fired_at']})
+    expect((interval.out_schema!.properties as Record<string, unknown>).type).toEqual({
+      type: 'string',
+      const: 'interval',
+      description: 'Trigger type identifier',
+    })
+    const alert = (await listTriggers(store)).find((t) => t.ref === 'core.alert')!
+    expect(alert.param_schema).toEqual({type: 'object', properties: {}})
+
+    // The sensor: native runtime resolved to the pack's runtime row, all four trigger types.
+    const [sensor] = await listSensors(store)
+    expect(sensor).toMatchObject({
+      ref: 'core.timer_sensor',
+      label: 'Timer Sensor',
+      runtime_ref: 'core.native',
+      trigger_ref: 'core.intervaltimer',
+      trigger_types: ['core.intervaltimer', 'core.crontimer', 'core.datetimetimer', 'core.rruletimer'],
+      poll_interval: 1,
+      execution: 'poll',
+      enabled: true,
+      entrypoint: join(CORE_FIXTURE, 'sensors', 'attune-core-timer-sensor'),
+    })
+    expect(sensor.runtime).toBe((await listRuntimes(store)).find((r) => r.ref === 'core.native')!.id)
+    expect(sensor.param_schema).toMatchObject({properties: {check_interval_seconds: {type: 'integer', minimum: 1, maximum: 60, default: 1}}})
+    const sensorItem = report.items.find((i) => i.kind === 'sensor')!
+    expect(sensorItem.warnings).toEqual([expect.stringContaining('entry point attune-core-timer-sensor not found')])
+  })
+
+  it.skipIf(backend.skip)('reports actions, workflows and permission sets as skipped, one line each', async () => {
+    const dir = copyOfCoreFixture({
+      'actions/echo.yaml': 'ref: core.echo\nrunner_type: shell\nentry_point: echo.sh\n',
+      'actions/echo.sh': 'echo hi\n',
+      'actions/workflows/deploy.yaml': 'ref: core.deploy\ntasks: {}\n',
+      'workflows/nightly.yaml': 'name: nightly\n',
+      'permission_sets/admin.yaml': 'ref: core.admin\ngrants: []\n',
+    })
+    const report = await registerPacks(store, [dir])
+    const skipped = report.items.filter((i) => i.status === 'skipped')
+    expect(skipped.map((i) => [i.kind, i.ref, i.file.slice(dir.length + 1)])).toEqual([
+      ['action', 'core.echo', 'actions/echo.yaml'],
+      ['workflow', 'core.deploy', 'actions/workflows/deploy.yaml'],
+      ['workflow', 'nightly', 'workflows/nightly.yaml'],
+      ['permission_set', 'core.admin', 'permission_sets/admin.yaml'],
+    ])
+    for (const item of skipped) expect(item.reason).toMatch(/not|executor|API/)
+    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 4})
+  })
+
+  it.skipIf(backend.skip)('a second run changes nothing; a changed field is an update of that field only', async () => {
+    const dir = copyOfCoreFixture()
+    const first = await registerPacks(store, [dir])
+    const before = await listTriggers(store)
+    const second = await registerPacks(store, [dir])
+    expect(second.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0})
+    expect(second.items.map((i) => i.id)).toEqual(first.items.map((i) => i.id))
+    expect((await listTriggers(store)).map((t) => t.updated.getTime())).toEqual(before.map((t) => t.updated.getTime()))
+
+    const file = join(dir, 'triggers/alert.yaml')
+    const text = readFileSync(file, 'utf8')
+    const {writeFileSync} = await import('node:fs')
+    writeFileSync(file, text.replace('label: "System Alert"', 'label: "Alert"'))
+    const third = await registerPacks(store, [dir])
+    expect(third.summary).toEqual({created: 0, updated: 1, unchanged: 17, skipped: 0})
+    expect(third.items.find((i) => i.status === 'updated')).toMatchObject({kind: 'trigger', ref: 'core.alert', changed: ['label'], reason: 'changed: label'})
+  })
+
+  it.skipIf(backend.skip)('registers sensors and rules of both forms from another pack, resolving runtimes by alias', async () => {
+    await registerPacks(store, [CORE_FIXTURE])
+    const report = await registerPacks(store, [examplePack()])
+    expect(statuses(report)).toEqual({
+      'pack demo': 'created',
+      'trigger demo.tick': 'created',
+      'sensor demo.ticker': 'created',
+      'rule demo.on_tick': 'created',
+      'rule demo.st2_style': 'created',
+    })
+    const sensor = (await listSensors(store, {pack: 'demo'}))[0]
+    expect(sensor).toMatchObject({runtime_ref: 'core.python', config: {every: 7}, env: {TICK_MODE: 'fast', TICK_COUNT: '3'}, poll_interval: 10})
+    expect(sensor.runtime).not.toBeNull()
+    const rules = await listRules(store, {pack: 'demo'})
+    expect(rules.map((r) => [r.ref, r.trigger_ref, r.action_ref, r.enabled])).toEqual([
+      ['demo.on_tick', 'demo.tick', 'core.echo', true],
+      ['demo.st2_style', 'demo.tick', 'core.local', false],
+    ])
+    expect(rules[0]).toMatchObject({trigger_params: {every: 5}, action_params: {message: 'hi'}, label: 'on_tick'})
+    expect(rules[0].conditions).toMatchObject({any: [{field: 'payload.n', operator: 'equals', value: 1}, {all: expect.any(Array)}]})
+    expect(rules[1].conditions).toEqual([{field: 'trigger.n', operator: 'equals', value: 3}])
+    const trigger = (await listTriggers(store, {pack: 'demo'}))[0]
+    expect(trigger.param_schema).toEqual({
+      type: 'object',
+      properties: {every: {type: 'integer', description: 'seconds', default: 5}, token: {type: 'string', secret: true}},
+      required: ['every'],
+    })
+  })
+
+  it.skipIf(backend.skip)('a dry run reports what it would do and keeps nothing', async () => {
+    const report = await registerPacks(store, [CORE_FIXTURE], {dryRun: true})
+    expect(report.dry_run).toBe(true)
+    expect(report.summary.created).toBe(18)
+    expect(report.items.every((i) => i.id === undefined)).toBe(true)
+    expect(await counts(store)).toEqual({pack: 0, runtime: 0, trigger: 0, sensor: 0, rule: 0})
+  })
+
+  it.skipIf(backend.skip)('broken YAML: the error names the file and line; nothing is registered', async () => {
+    const bad = examplePack({'triggers/broken.yaml': 'ref: demo.broken\nparameters:\n  a: {type: string\n  b: 1\n'})
+    const error = await registerError(store, [CORE_FIXTURE, bad])
+    expect(error.problems).toHaveLength(1)
+    expect(error.problems[0].file).toBe(join(bad, 'triggers/broken.yaml'))
+    expect(error.problems[0].line).toBeGreaterThanOrEqual(3)
+    expect(error.message).toMatch(/triggers\/broken\.yaml:\d+: invalid YAML/)
+    expect(await counts(store)).toEqual({pack: 0, runtime: 0, trigger: 0, sensor: 0, rule: 0})
+  })
+
+  it.skipIf(backend.skip)('a sensor naming a missing trigger rolls back the whole run', async () => {
+    await registerPacks(store, [CORE_FIXTURE])
+    const before = await counts(store)
+    const bad = examplePack({
+      'sensors/other.yaml': 'ref: demo.other\nrunner_type: shell\nentry_point: other.sh\ntrigger_types:\n  - demo.tick\n  - demo.nope\n',
+    })
+    // The pack, its trigger and first sensor are written before the problem is found:
+    // all of it must be rolled back, and the core pack left as it was.
+    const error = await registerError(store, [copyOfCoreFixture(), bad])
+    expect(error.problems).toEqual([
+      {
+        file: join(bad, 'sensors/other.yaml'),
+        line: 6,
+        field: 'trigger_types[1]',
+        message: "trigger 'demo.nope' does not exist (not in this run, not in the database)",
+      },
+    ])
+    expect(error.message).toContain(`${join(bad, 'sensors/other.yaml')}:6: trigger_types[1]: trigger 'demo.nope' does not exist`)
+    expect(await counts(store)).toEqual(before)
+    expect((await listPacks(store)).map((p) => p.ref)).toEqual(['core'])
+  })
+
+  it.skipIf(backend.skip)('a schema ajv rejects is an error naming file, line and field', async () => {
+    const bad = examplePack({
+      'triggers/typo.yaml': 'ref: demo.typo\nparameters:\n  when:\n    type: strnig\n    description: x\noutput:\n  type: object\n  properties:\n    at: {type: string, format: not-a-format}\n',
+    })
+    const error = await registerError(store, [bad])
+    expect(error.problems.map((p) => [p.file.slice(bad.length + 1), p.line, p.field])).toEqual([
+      ['triggers/typo.yaml', 4, 'parameters.when.type'],
+      ['triggers/typo.yaml', 9, 'output.properties.at.format'],
+    ])
+    expect(error.problems[0].message).toMatch(/invalid schema: must be equal to one of the allowed values/)
+    expect(error.problems[1].message).toMatch(/unknown format "not-a-format"/)
+    expect(await counts(store)).toEqual({pack: 0, runtime: 0, trigger: 0, sensor: 0, rule: 0})
+  })
+
+  it.skipIf(backend.skip)('a rule with an unknown operator, and sensor config against its schema, are errors', async () => {
+    const bad = examplePack({
+      'rules/bad.yaml': 'ref: demo.bad\ntrigger: {type: demo.tick}\nconditions:\n  - {field: payload.n, operator: equalz, value: 1}\naction: {ref: core.echo}\n',
+      'sensors/ticker.yaml': 'ref: demo.ticker\nrunner_type: python\nentry_point: ticker.py\ntrigger_types: [demo.tick]\nparameters:\n  every: {type: integer, required: true}\nconfig: {every: soon}\n',
+    })
+    const error = await registerError(store, [bad])
+    expect(error.problems.map((p) => `${p.file.slice(bad.length + 1)}:${p.line}: ${p.field}: ${p.message}`)).toEqual([
+      'sensors/ticker.yaml:7: config.every: must be integer',
+      "rules/bad.yaml:4: conditions[0].operator: unknown operator 'equalz'",
+    ])
+  })
+
+  it.skipIf(backend.skip)('refs are owned by their pack and unique in a run', async () => {
+    const bad = examplePack({'triggers/stray.yaml': 'ref: other.stray\n---\nref: demo.tick\n'})
+    const error = await registerError(store, [bad])
+    expect(error.problems.map((p) => p.message)).toEqual([
+      "'other.stray' is not in pack 'demo' (it must start with 'demo.')",
+      "trigger 'demo.tick' is also defined in " + join(bad, 'triggers/stray.yaml'),
+    ])
+  })
+})
