@@ -2,6 +2,15 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {AbortError, errorMessage} from '../engine/errors.js'
 import {loadConfig, type ConfigOverrides, type LoadedConfig} from '../engine/config.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import type {Store} from '../engine/store/types.js'
+
+/** Flags of every command that reads or writes the database. */
+export const databaseFlags = {
+  'database-url': Flags.string({
+    description: 'PostgreSQL URL (default: ATTUNE_DATABASE_URL, DATABASE_URL, database.url, else the embedded database in $ATTUNE_HOME).',
+    helpGroup: 'DATABASE',
+  }),
+}
 
 /**
  * What every attune command shares (SPEC §10): `--json` (one JSON document on stdout:
@@ -47,6 +56,21 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
   /** The resolved configuration: flags (`overrides`) > ATTUNE_* env > config file > defaults. */
   protected loadConfig(overrides?: ConfigOverrides): LoadedConfig {
     return loadConfig({file: this.flags['config-file'], overrides})
+  }
+
+  /**
+   * Opens the database the configuration names (PostgreSQL, or the embedded default, migrated
+   * on first use). Loaded lazily: commands that never touch the database never pay for it.
+   */
+  protected async openStore(config: LoadedConfig['config']): Promise<Store> {
+    const {openStore} = await import('../engine/store/index.js')
+    return openStore({
+      databaseUrl: config.database.url,
+      home: config.home,
+      onMigrated: (result) => {
+        if (!this.jsonEnabled()) process.stderr.write(`Prepared the database (${result.applied.length} migration(s) applied).\n`)
+      },
+    })
   }
 
   /** Marks the run as "the checked thing failed" (exit 1) while still printing the result. */

@@ -1,0 +1,48 @@
+import {Args} from '@oclif/core'
+import {readFileSync} from 'node:fs'
+import {AbortError} from '../../engine/errors.js'
+import {jwtSecretKey, verifySensorToken, type TokenVerification} from '../../engine/tokens/index.js'
+import {AttuneCommand} from '../base.js'
+
+export default class TokenVerify extends AttuneCommand<typeof TokenVerify> {
+  static override summary = 'Check a sensor token: signature (HS256 only), expiry and type.'
+
+  static override description = `Prints the claims of a valid token. Exit codes: 0 valid, 1 invalid (the reason is printed:
+malformed, bad_signature, algorithm, expired, not_yet_valid, wrong_type), 2 bad usage.
+Pass - to read the token from stdin (keeps it out of your shell history).`
+
+  static override examples = [
+    {description: 'Verify a token', command: '<%= config.bin %> <%= command.id %> eyJhbGciOiJIUzI1NiIs...'},
+    {description: 'From stdin', command: 'echo "$TOKEN" | <%= config.bin %> <%= command.id %> -'},
+  ]
+
+  static override args = {
+    token: Args.string({description: 'The token, or - to read it from stdin.', required: true}),
+  }
+
+  public async run(): Promise<TokenVerification> {
+    const {config} = this.loadConfig()
+    const key = jwtSecretKey(config.auth.jwt_secret)
+    const token = this.args.token === '-' ? readFileSync(0, 'utf8') : this.args.token
+    if (token.trim() === '') throw new AbortError('No token given (stdin was empty).', {code: 'token_missing'})
+    const verification = await verifySensorToken(token, key)
+    if (!this.jsonEnabled()) {
+      if (verification.valid) {
+        const {claims} = verification
+        const lines = [
+          '✓ valid sensor token',
+          `  sub            ${claims.sub}`,
+          `  login          ${claims.login}`,
+          `  trigger_types  ${claims.metadata.trigger_types.join(', ')}`,
+          `  issued         ${new Date(claims.iat * 1000).toISOString()}`,
+          `  expires        ${verification.expires_at}`,
+        ]
+        process.stdout.write(`${lines.join('\n')}\n`)
+      } else {
+        process.stdout.write(`✗ invalid token (${verification.reason}): ${verification.message}\n`)
+      }
+    }
+    this.setFailed(!verification.valid)
+    return verification
+  }
+}
