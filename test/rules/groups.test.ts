@@ -8,6 +8,7 @@ const payload = {ok: true}
 const run = (tree: ConditionGroup) => {
   const compiled = compileConditions(tree)
   const fast = evaluate(compiled, payload)
+  expect(evaluate(compileConditions(tree, {codegen: false}), payload)).toBe(fast)
   expect(explain(compiled, payload).matched).toBe(fast)
   return fast
 }
@@ -30,7 +31,7 @@ describe('all / any', () => {
     expect(run({any: Array.from({length: n}, () => F)})).toBe(false)
   })
 
-  it('nests to any depth', () => {
+  it('nests to any depth (deep trees fall back from generated code to closures)', () => {
     let tree: ConditionNode = T
     for (let depth = 0; depth < 200; depth++) tree = depth % 2 ? {all: [tree, T]} : {any: [F, tree]}
     expect(run({all: [tree]})).toBe(true)
@@ -44,10 +45,12 @@ describe('all / any', () => {
     const leaf = (name: string, value: boolean): ConditionNode => ({field: name, operator: 'equals', value})
     const tree: ConditionGroup = {all: [{any: [leaf('a', true), {all: [leaf('b', true), leaf('c', true)]}]}, leaf('d', false)]}
     const compiled = compileConditions(tree)
+    const closures = compileConditions(tree, {codegen: false})
     for (let bits = 0; bits < 16; bits++) {
       const [a, b, c, d] = [1, 2, 4, 8].map((bit) => (bits & bit) !== 0)
       const expected = (a || (b && c)) && !d
       expect(evaluate(compiled, {a, b, c, d})).toBe(expected)
+      expect(evaluate(closures, {a, b, c, d})).toBe(expected)
       expect(explain(compiled, {a, b, c, d}).matched).toBe(expected)
     }
   })

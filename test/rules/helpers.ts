@@ -13,6 +13,9 @@ export function check(operator: string, value: unknown, actual: unknown): boolea
   const compiled = compileConditions({all: [leaf as ConditionNode]})
   const payload = actual === MISSING ? {} : {x: actual}
   const fast = evaluate(compiled, payload)
+  // The generated fast path, the closure fast path and the trace must all agree.
+  const closures = compileConditions({all: [leaf as ConditionNode]}, {codegen: false})
+  expect(evaluate(closures, payload), 'generated and closure tests disagree').toBe(fast)
   const {matched, trace} = explain(compiled, payload)
   expect(matched, 'explain() and evaluate() disagree').toBe(fast)
   const leafTrace = trace.children[0] as LeafTrace

@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest'
-import {compileConditions, evaluate, explain, FieldPathError, parseFieldPath, type LeafTrace} from '../../src/engine/rules/index.js'
+import {compileConditions, evaluate, explain, FieldPathError, formatPath, parseFieldPath, type LeafTrace} from '../../src/engine/rules/index.js'
 
 const payload = {
   branch: 'main',
@@ -60,12 +60,33 @@ describe('field paths', () => {
     expect(evaluate(compiled, payload)).toBe(true)
   })
 
-  it('keeps fast path and trace in agreement on prototype keys', () => {
-    for (const field of ['constructor', 'items.0.constructor', 'hasOwnProperty', 'a.b.c.d.toString']) {
-      const compiled = compileConditions({all: [{field, operator: 'exists'}]})
-      expect(evaluate(compiled, payload)).toBe(false)
-      expect(evaluate(compiled, {constructor: 1, hasOwnProperty: 2, items: [{constructor: 3}], a: {b: {c: {d: {toString: 4}}}}})).toBe(true)
+  it('keeps fast paths and trace in agreement on prototype keys', () => {
+    for (const field of ['constructor', 'items.0.constructor', 'hasOwnProperty', 'a.b.c.d.toString', 'items.length']) {
+      const own = {constructor: 1, hasOwnProperty: 2, items: [{constructor: 3}], a: {b: {c: {d: {toString: 4}}}}}
+      for (const codegen of [true, false]) {
+        const compiled = compileConditions({all: [{field, operator: 'exists'}]}, {codegen})
+        expect(evaluate(compiled, payload)).toBe(false)
+        expect(evaluate(compiled, own)).toBe(field !== 'items.length')
+        expect(explain(compiled, own).matched).toBe(field !== 'items.length')
+      }
     }
+  })
+
+  it('treats hostile keys as plain keys in generated code', () => {
+    const keys = ['a"]; throw new Error("injected"); //', "b'); process.exit(1); ('", 'c\u2028d', 'e\\', '${x}', '`f`', 'g\nh']
+    for (const key of keys) {
+      const tree = {all: [{field: `payload[${JSON.stringify(key)}]`, operator: 'equals' as const, value: key}]}
+      for (const codegen of [true, false]) {
+        const compiled = compileConditions(tree, {codegen})
+        expect(evaluate(compiled, {[key]: key})).toBe(true)
+        expect(evaluate(compiled, {[key]: 'other'})).toBe(false)
+        expect(evaluate(compiled, {})).toBe(false)
+      }
+    }
+    const operand = '"; throw new Error("injected"); "'
+    const compiled = compileConditions({all: [{field: 'x', operator: 'in', value: [operand, 1, null, true]}]})
+    expect(evaluate(compiled, {x: operand})).toBe(true)
+    expect(evaluate(compiled, {x: 'other'})).toBe(false)
   })
 
   it('works on payloads that are not objects', () => {
@@ -86,6 +107,10 @@ describe('field paths', () => {
     expect(parseFieldPath('event.other').canonical).toBe('payload.event.other')
     expect(parseFieldPath('payload').segments).toEqual([])
     expect(parseFieldPath('items.0.01').segments).toEqual(['items', 0, '01'])
+    expect(parseFieldPath("h['it\\'s']").segments).toEqual(['h', "it's"])
+    for (const key of ['a.b', 'quote"d', "it's", 'new\nline', 'back\\slash', 'sp ace', '[x]', '']) {
+      expect(parseFieldPath(formatPath([key, 0])).segments).toEqual([key, 0])
+    }
   })
 
   it.each(['', ' ', 'a.', '.a', 'a..b', 'a[', 'a[x]', 'a[-1]', "a['x", 'a]b', 'a[0]b'])('rejects %j', (field) => {

@@ -3,6 +3,7 @@
  * operands checked, regexes and globs compiled here; evaluation then only walks closures.
  * Every problem is an `AbortError` naming the condition's position and the operator or pattern.
  */
+import {generateTest, type Plan} from './codegen.js'
 import {ruleError} from './location.js'
 import {MATCH, OperandError, operatorSpec, resolveOperator, TYPE_MISMATCH, unknownOperatorMessage, type Check, type OperatorSpec} from './operators.js'
 import {FieldPathError, makeGetter, parseFieldPath, resolveExplained, typeName} from './path.js'
@@ -22,6 +23,11 @@ import type {
 
 export interface CompileOptions {
   /**
+   * Generate one JavaScript function per rule for the fast path (see codegen.ts). On by
+   * default; off means the closure-built test, which `explain()` always uses.
+   */
+  codegen?: boolean
+  /**
    * Names a condition in messages. `position` is its place in the normalised tree
    * (`conditions.any[1]`); a loader that knows the file maps it to `file:line: criteria...`.
    */
@@ -39,12 +45,22 @@ export function compileRule(rule: RuleDefinition, options: CompileOptions = {}):
 export function compileConditions(root: ConditionGroup, options: CompileOptions = {}): CompiledGroup {
   const locate = options.locate ?? defaultLocate
   if (!isGroup(root)) throw ruleError(locate(root, 'conditions'), 'the root of a condition tree must be an all or any group')
-  return compileGroup(root, 'conditions', locate)
+  const {compiled, plan} = compileGroup(root, 'conditions', locate)
+  const generated = options.codegen === false ? undefined : generateTest(plan)
+  return generated ? {test: generated, explain: compiled.explain} : compiled
 }
 
 /** Compile any node (a leaf or a group). */
 export function compileCondition(node: ConditionNode, options: CompileOptions = {}): CompiledCondition {
-  return compileNode(node, 'conditions', options.locate ?? defaultLocate)
+  const {compiled, plan} = compileNode(node, 'conditions', options.locate ?? defaultLocate)
+  const generated = options.codegen === false ? undefined : generateTest(plan)
+  return generated ? {test: generated, explain: compiled.explain} : compiled
+}
+
+/** A compiled node and the plan the code generator works from. */
+interface Built<T extends CompiledCondition = CompiledCondition> {
+  compiled: T
+  plan: Plan
 }
 
 function isGroup(node: unknown): node is ConditionGroup {
@@ -55,7 +71,7 @@ function isGroup(node: unknown): node is ConditionGroup {
 
 type Locator = NonNullable<CompileOptions['locate']>
 
-function compileNode(node: ConditionNode, position: string, locate: Locator): CompiledCondition {
+function compileNode(node: ConditionNode, position: string, locate: Locator): Built {
   if (isGroup(node)) return compileGroup(node, position, locate)
   if (node === null || typeof node !== 'object' || Array.isArray(node)) {
     throw ruleError(locate(node, position), `expected a condition, got ${typeName(node)}`)
@@ -63,11 +79,12 @@ function compileNode(node: ConditionNode, position: string, locate: Locator): Co
   return compileLeaf(node, position, locate)
 }
 
-function compileGroup(node: ConditionGroup, position: string, locate: Locator): CompiledGroup {
+function compileGroup(node: ConditionGroup, position: string, locate: Locator): Built<CompiledGroup> {
   const kind: 'all' | 'any' = 'all' in node ? 'all' : 'any'
   const list = 'all' in node ? node.all : node.any
   if (!Array.isArray(list)) throw ruleError(locate(node, `${position}.${kind}`), `expected a list of conditions, got ${typeName(list)}`)
-  const children = list.map((child, i) => compileNode(child, `${position}.${kind}[${i}]`, locate))
+  const built = list.map((child, i) => compileNode(child, `${position}.${kind}[${i}]`, locate))
+  const children = built.map((child) => child.compiled)
   const tests = children.map((child) => child.test)
   const test = kind === 'all' ? allOf(tests) : anyOf(tests)
   const explain = (payload: unknown): GroupTrace => {
@@ -76,7 +93,7 @@ function compileGroup(node: ConditionGroup, position: string, locate: Locator): 
     const result = kind === 'all' ? traces.every((t) => t.result) : traces.some((t) => t.result)
     return {group: kind, result, children: traces}
   }
-  return {test, explain}
+  return {compiled: {test, explain}, plan: {kind, children: built.map((child) => child.plan)}}
 }
 
 type Test = (payload: unknown) => boolean
@@ -120,7 +137,7 @@ function anyOf(tests: Test[]): Test {
   }
 }
 
-function compileLeaf(node: ConditionLeaf, position: string, locate: Locator): CompiledCondition {
+function compileLeaf(node: ConditionLeaf, position: string, locate: Locator): Built {
   const where = () => locate(node, position)
   if (typeof node.field !== 'string') throw ruleError(where(), `field must be a string, got ${typeName(node.field)}`)
   if (typeof node.operator !== 'string') throw ruleError(where(), `operator must be a string, got ${typeName(node.operator)}`)
@@ -174,7 +191,7 @@ function compileLeaf(node: ConditionLeaf, position: string, locate: Locator): Co
     if (outcome === TYPE_MISMATCH) return trace(false, mismatchReason(spec, found.value, expected), found.value)
     return trace(outcome === MATCH, spec.reasons[outcome === MATCH ? 0 : 1], found.value)
   }
-  return {test, explain}
+  return {compiled: {test, explain}, plan: {kind: 'leaf', segments: path.segments, operator, expected, check}}
 }
 
 function mismatchReason(spec: OperatorSpec, actual: unknown, expected: JsonValue | undefined): string {

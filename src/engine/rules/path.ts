@@ -64,17 +64,25 @@ function splitPath(text: string): PathSegment[] {
       i++
       const quote = text[i]
       if (quote === '"' || quote === "'") {
-        let key = ''
+        const start = i
         i++
-        while (i < text.length && text[i] !== quote) {
-          if (text[i] === '\\' && i + 1 < text.length) i++
-          key += text[i]
-          i++
-        }
+        while (i < text.length && text[i] !== quote) i += text[i] === '\\' ? 2 : 1
         if (i >= text.length) fail('unterminated quote')
+        const quoted = text.slice(start, i + 1)
         i++
         if (text[i] !== ']') fail('expected ]')
         i++
+        // Double quotes are a JSON string (what formatPath writes); single quotes only escape.
+        let key: string
+        if (quote === '"') {
+          try {
+            key = JSON.parse(quoted) as string
+          } catch {
+            return fail('invalid escape in quoted key')
+          }
+        } else {
+          key = quoted.slice(1, -1).replace(/\\(.)/gs, '$1')
+        }
         segments.push(key)
       } else {
         const end = text.indexOf(']', i)
