@@ -77,22 +77,23 @@ describe('rule documents', () => {
     if (!Array.isArray(docs)) throw new Error('not a stream')
     const rules = docs.map((d) => d.toJS()).filter((d) => d !== null).map((d) => normalizeRuleDocument(d))
     expect(rules).toHaveLength(9)
-    expect(rules[0]).toEqual({
+    expect(rules.every((r) => r.warnings.length === 0)).toBe(true)
+    expect(rules[0].rule).toEqual({
       ref: 'monitoring.health_check',
       pack_ref: 'monitoring',
       label: 'health_check_rule',
       description: 'Periodic health check every 30 seconds',
       trigger_ref: 'core.intervaltimer',
       trigger_params: {unit: 'seconds', interval: 30},
-      conditions: [],
+      conditions: {all: []},
       action_ref: 'core.http_request',
       action_params: {url: 'https://api.example.com/health', method: 'GET', timeout: 5},
       enabled: true,
     })
   })
 
-  it('reads the StackStorm form (name + pack, criteria ANDed)', () => {
-    const rule = normalizeRuleDocument({
+  it('reads the StackStorm form (name + pack, criteria ANDed), a bare name belongs to the pack', () => {
+    const {rule} = normalizeRuleDocument({
       name: 'st2_style',
       pack: 'mypack',
       trigger: {type: 'core.st2.webhook'},
@@ -102,19 +103,25 @@ describe('rule documents', () => {
     expect(rule).toMatchObject({
       ref: 'mypack.st2_style',
       trigger_ref: 'core.st2.webhook',
-      conditions: [
-        {field: 'trigger.body.name', operator: 'equals', value: 'st2'},
-        {field: 'trigger.body.tag', operator: 'exists'},
-      ],
+      conditions: {
+        all: [
+          {field: 'payload.body.name', operator: 'equals', value: 'st2'},
+          {field: 'payload.body.tag', operator: 'exists'},
+        ],
+      },
       action_ref: 'core.local',
       action_params: {},
       enabled: true,
     })
+    const named = normalizeRuleDocument({name: 'r', trigger: {type: 'p.t'}, action: {ref: 'core.echo'}, colour: 1}, {pack_ref: 'p'})
+    expect(named.rule.ref).toBe('p.r')
+    expect(named.warnings).toEqual(['colour: unknown field ignored'])
   })
 
   it('names the bad field', () => {
     const base = {ref: 'p.r', trigger: {type: 'p.t'}, action: {ref: 'core.echo'}}
-    expect(fieldError(() => normalizeRuleDocument({...base, action: undefined})).field).toEqual(['action'])
+    expect(fieldError(() => normalizeRuleDocument({...base, action: undefined})).message).toBe('missing action')
+    expect(fieldError(() => normalizeRuleDocument({...base, action: {ref: 'echo'}})).field).toEqual(['action', 'ref'])
     expect(fieldError(() => normalizeRuleDocument({...base, conditions: {any: [{field: 'x', operator: 'nope'}]}})).field).toEqual([
       'conditions',
       'any',

@@ -16,6 +16,6 @@ export type {
 export {registerPacks} from './register.js'
 export type {RegisterItem, RegisterItemKind, RegisterOptions, RegisterReport, RegisterStatus} from './register.js'
 export {normalizeRuleDocument} from './rules.js'
-export type {NormalizedRule, RuleContext} from './rules.js'
+export type {NormalizedRule, NormalizedRuleResult, RuleContext} from './rules.js'
 export {compileSchema, isFlatSchema, toJsonSchema, validationProblems} from './schema.js'
 export type {JsonSchema} from './schema.js'

@@ -79,6 +79,7 @@ export interface SensorDefinition {
 }
 
 export interface RuleDefinition extends NormalizedRule {
+  warnings: string[]
   source: ItemSource
 }
 
@@ -439,7 +440,12 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
 
 function readRule(reader: Reader, packRef: string): RuleDefinition | undefined {
   try {
-    return {...normalizeRuleDocument(reader.data, {pack_ref: packRef}), source: {file: reader.doc.file, doc: reader.doc}}
+    const describe = (path: FieldPath) => {
+      const problem = reader.doc.problem(path, '')
+      return `${problem.file}:${problem.line ?? '?'}: ${problem.field ?? '(document)'}`
+    }
+    const {rule, warnings} = normalizeRuleDocument(reader.data, {pack_ref: packRef, describe})
+    return {...rule, warnings, source: {file: reader.doc.file, doc: reader.doc}}
   } catch (error) {
     if (!(error instanceof FieldError)) throw error
     reader.fail(error.field, error.message)

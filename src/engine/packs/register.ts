@@ -257,7 +257,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           trigger_params: json(rule.trigger_params),
           enabled: bool(rule.enabled),
         })
-        record('rule', rule.ref, rule.pack_ref, rule.source, result)
+        record('rule', rule.ref, rule.pack_ref, rule.source, result, rule.warnings)
       }
     }
 
