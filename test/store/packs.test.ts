@@ -273,11 +273,18 @@ describe.each(backends())('packs on $name', (backend) => {
     const before = await counts(store)
     const bad = examplePack({
       'sensors/other.yaml': 'ref: demo.other\nrunner_type: shell\nentry_point: other.sh\ntrigger_types:\n  - demo.tick\n  - demo.nope\n',
+      'sensors/cobol.yaml': 'ref: demo.cobol\nrunner_type: cobol\nentry_point: run.cbl\ntrigger_types: [demo.tick]\n',
     })
     // The pack, its trigger and first sensor are written before the problem is found:
     // all of it must be rolled back, and the core pack left as it was.
     const error = await registerError(store, [copyOfCoreFixture(), bad])
     expect(error.problems).toEqual([
+      {
+        file: join(bad, 'sensors/cobol.yaml'),
+        line: 2,
+        field: 'runner_type',
+        message: "unknown runtime 'cobol': no runtime has that ref or alias, and it is not python, node, shell or native",
+      },
       {
         file: join(bad, 'sensors/other.yaml'),
         line: 6,

@@ -7,7 +7,7 @@
  * missing PostgreSQL is a failure, never a skip (see `requirePostgresUnderCi`).
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
-import {chownSync, existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {chownSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -106,20 +106,47 @@ export async function startPostgres(): Promise<PostgresServer> {
   let output = ''
   child.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
   child.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
-  const killOnExit = () => child.kill('SIGQUIT')
+  // Signal the postmaster itself (its pid is in postmaster.pid): `runuser` in between
+  // does not pass signals on.
+  const signalPostmaster = (signal: NodeJS.Signals): boolean => {
+    try {
+      const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+      if (!Number.isInteger(pid) || pid <= 0) return false
+      process.kill(pid, signal)
+      return true
+    } catch {
+      return false
+    }
+  }
+  const killOnExit = () => {
+    if (!signalPostmaster('SIGQUIT')) child.kill('SIGKILL')
+  }
   process.once('exit', killOnExit)
+  // If this process is killed outright (no 'exit' event), its end of this pipe closes and
+  // the watchdog stops the cluster and removes its directory: no orphaned postgres.
+  const watchdog = spawn(
+    'sh',
+    ['-c', 'read _ ; pid=$(head -n 1 "$1/data/postmaster.pid" 2>/dev/null) && kill -QUIT "$pid" 2>/dev/null; sleep 1; rm -rf "$1"', 'watchdog', dir],
+    {stdio: ['pipe', 'ignore', 'ignore'], detached: true},
+  )
+  watchdog.unref()
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`
 
   const stop = async () => {
     process.removeListener('exit', killOnExit)
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGINT') // fast shutdown: roll back clients and exit
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+      // SIGINT is PostgreSQL's fast shutdown: roll back clients and exit.
+      if (!signalPostmaster('SIGINT')) child.kill('SIGKILL')
+      const timer = setTimeout(() => {
+        signalPostmaster('SIGQUIT')
+        child.kill('SIGKILL')
+      }, 10_000)
       await exited
       clearTimeout(timer)
     }
     rmSync(dir, {recursive: true, force: true})
+    watchdog.stdin?.end()
   }
 
   try {
