@@ -323,6 +323,22 @@ describe('compile-time errors', () => {
     expect(run).toThrow(message)
   })
 
+  it('suggests the closest operator and lists all of them in the hint', () => {
+    const error = (() => {
+      try {
+        compileConditions({all: [{field: 'x', operator: 'equalz' as 'equals', value: 1}]})
+      } catch (e) {
+        return e as AbortError
+      }
+      throw new Error('expected an error')
+    })()
+    expect(error.message).toBe('condition conditions.all[0]: unknown operator "equalz" (did you mean "equals"?)')
+    expect(error.code).toBe('rule_invalid')
+    expect(error.hint).toMatch(/^Operators: equals, not_equals, .*StackStorm names: eq, neq/)
+    expect(() => compileConditions({all: [{field: 'x', operator: 'frobnicate' as 'equals', value: 1}]})).toThrow(/unknown operator "frobnicate"$/)
+    expect(() => compileConditions({all: [{field: 'x', operator: 'timediff_lt' as 'equals', value: 1}]})).toThrow(/StackStorm operator attune does not support/)
+  })
+
   it('accepts exists and not_exists without a value', () => {
     expect(() => compileConditions({all: [{field: 'x', operator: 'exists'}, {field: 'y', operator: 'not_exists'}]})).not.toThrow()
   })

@@ -5,7 +5,7 @@
  */
 import {generateTest, type Plan} from './codegen.js'
 import {ruleError} from './location.js'
-import {MATCH, OperandError, operatorSpec, resolveOperator, TYPE_MISMATCH, unknownOperatorMessage, type Check, type OperatorSpec} from './operators.js'
+import {MATCH, OperandError, operatorSpec, resolveOperator, TYPE_MISMATCH, unknownOperatorMessage, OPERATORS_HINT, type Check, type OperatorSpec} from './operators.js'
 import {FieldPathError, makeGetter, parseFieldPath, resolveExplained, typeName} from './path.js'
 import type {
   CompiledCondition,
@@ -150,7 +150,7 @@ function compileLeaf(node: ConditionLeaf, position: string, locate: Locator): Bu
   }
   // Aliases are accepted here too, so a hand-written tree need not be canonical.
   const resolved = resolveOperator(node.operator, node.value)
-  if (!resolved) throw ruleError(where(), unknownOperatorMessage(node.operator))
+  if (!resolved) throw ruleError(where(), unknownOperatorMessage(node.operator), undefined, OPERATORS_HINT)
   const spec = operatorSpec(resolved.operator)
   let check: Check
   try {

@@ -7,7 +7,7 @@
  * all of them ANDed.
  */
 import {type DocPath, type Locate, ruleError} from './location.js'
-import {OperandError, operatorSpec, resolveOperator, unknownOperatorMessage} from './operators.js'
+import {OperandError, operatorSpec, OPERATORS_HINT, resolveOperator, unknownOperatorMessage} from './operators.js'
 import {FieldPathError, parseFieldPath} from './path.js'
 import type {ConditionGroup, ConditionLeaf, ConditionNode, JsonValue} from './types.js'
 
@@ -111,7 +111,7 @@ function makeLeaf(raw: RawLeaf, paths: LeafPaths, ctx: ConditionContext): Condit
     throw ruleError(ctx.locate(paths.operator), `operator must be a string, got ${describe(raw.operator)}`)
   }
   const resolved = resolveOperator(raw.operator, raw.hasValue ? (raw.value as JsonValue) : undefined)
-  if (!resolved) throw ruleError(ctx.locate(paths.operator), unknownOperatorMessage(raw.operator))
+  if (!resolved) throw ruleError(ctx.locate(paths.operator), unknownOperatorMessage(raw.operator), undefined, OPERATORS_HINT)
   const spec = operatorSpec(resolved.operator)
   // Operands are checked again at compile time; checking here too lets the message use the
   // operator name as written (`regex`, not `matches`).

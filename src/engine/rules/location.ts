@@ -28,6 +28,6 @@ export function plainLocator(file?: string): Locate {
 }
 
 /** The error every invalid rule raises: bad input the author can fix (exit code 2). */
-export function ruleError(where: string, message: string, cause?: unknown): AbortError {
-  return new AbortError(`${where}: ${message}`, {code: 'rule_invalid', cause})
+export function ruleError(where: string, message: string, cause?: unknown, hint?: string): AbortError {
+  return new AbortError(`${where}: ${message}`, {code: 'rule_invalid', cause, hint})
 }
