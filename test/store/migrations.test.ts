@@ -1,3 +1,6 @@
+import {copyFileSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {migrate, migrationStatus, readMigrationFiles, type MigrateResult, type Store} from '../../src/engine/store/index.js'
 import {backends} from './backends.js'
@@ -78,5 +81,21 @@ describe.each(backends())('migrations on $name', (backend) => {
     const after = (await store.query<{updated: Date; id: number}>("SELECT id, updated FROM attune.rule WHERE ref = 't.r'")).rows[0]
     expect(after.updated.getTime()).toBeGreaterThanOrEqual(before.updated.getTime())
     expect(after.id).toBe(1) // int8 ids are numbers on both backends
+  })
+
+  it.skipIf(backend.skip)('applies a later migration once, and refuses an applied migration that was edited', async () => {
+    const [initial] = readMigrationFiles()
+    const dir = mkdtempSync(join(tmpdir(), 'attune-migrations-'))
+    try {
+      copyFileSync(initial.path, join(dir, `${initial.version}.sql`))
+      writeFileSync(join(dir, '002_extra.sql'), 'CREATE TABLE attune.extra_test (id bigserial PRIMARY KEY);\n')
+      writeFileSync(join(dir, 'README.md'), 'not a migration')
+      expect((await migrate(store, {dir})).applied.map((m) => m.version)).toEqual(['002_extra'])
+      expect((await migrate(store, {dir})).applied).toEqual([])
+      writeFileSync(join(dir, `${initial.version}.sql`), '-- edited\n')
+      await expect(migrate(store, {dir})).rejects.toThrow(/Migration 001_initial was changed after it was applied/)
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
   })
 })

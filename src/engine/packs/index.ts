@@ -6,7 +6,7 @@ export type {
   ItemSource,
   LoadedPack,
   PackDefinition,
-  RuleDefinition,
+  PackRuleDefinition,
   RuntimeDefinition,
   SensorDefinition,
   SkippedItem,

@@ -78,7 +78,7 @@ export interface SensorDefinition {
   source: ItemSource
 }
 
-export interface RuleDefinition extends NormalizedRule {
+export interface PackRuleDefinition extends NormalizedRule {
   warnings: string[]
   source: ItemSource
 }
@@ -100,7 +100,7 @@ export interface LoadedPack {
   runtimes: RuntimeDefinition[]
   triggers: TriggerDefinition[]
   sensors: SensorDefinition[]
-  rules: RuleDefinition[]
+  rules: PackRuleDefinition[]
   skipped: SkippedItem[]
 }
 
@@ -438,7 +438,7 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
   }
 }
 
-function readRule(reader: Reader, packRef: string): RuleDefinition | undefined {
+function readRule(reader: Reader, packRef: string): PackRuleDefinition | undefined {
   try {
     const describe = (path: FieldPath) => {
       const problem = reader.doc.problem(path, '')
