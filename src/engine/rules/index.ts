@@ -11,6 +11,7 @@
 export {compileCondition, compileConditions, compileRule, type CompileOptions} from './compile.js'
 export {normaliseConditions, normaliseCriteria, type ConditionContext} from './conditions.js'
 export {evaluate, explain} from './evaluate.js'
+export {evaluateRuleFile, evaluateRules, type RuleEvalOptions, type RuleEvalResult, type RuleEvaluation} from './eval.js'
 export {globToPattern} from './glob.js'
 export {formatDocPath, plainLocator, type DocPath, type Locate} from './location.js'
 export {ALIAS_NAMES, deepEqual, OPERATOR_NAMES, resolveOperator} from './operators.js'
