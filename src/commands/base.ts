@@ -62,15 +62,33 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
    * Opens the database the configuration names (PostgreSQL, or the embedded default, migrated
    * on first use). Loaded lazily: commands that never touch the database never pay for it.
    */
-  protected async openStore(config: LoadedConfig['config']): Promise<Store> {
+  protected async openStore(config: LoadedConfig['config'], options: {migrate?: boolean} = {}): Promise<Store> {
     const {openStore} = await import('../engine/store/index.js')
     return openStore({
       databaseUrl: config.database.url,
       home: config.home,
+      migrate: options.migrate,
       onMigrated: (result) => {
         if (!this.jsonEnabled()) process.stderr.write(`Prepared the database (${result.applied.length} migration(s) applied).\n`)
       },
     })
+  }
+
+  /** Opens the database, runs `fn`, and always closes it again. */
+  protected async withStore<R>(fn: (store: Store) => Promise<R>, options: {migrate?: boolean} = {}): Promise<R> {
+    const flags = this.flags as {'database-url'?: string}
+    const {config} = this.loadConfig({database: {url: flags['database-url']}})
+    const store = await this.openStore(config, options)
+    try {
+      return await fn(store)
+    } finally {
+      await store.close()
+    }
+  }
+
+  /** Writes human output to stdout (never under --json: there the result is the output). */
+  protected print(text: string): void {
+    if (!this.jsonEnabled()) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`)
   }
 
   /** Marks the run as "the checked thing failed" (exit 1) while still printing the result. */

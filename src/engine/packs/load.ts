@@ -375,8 +375,10 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
   const warnings: string[] = []
   const entry = reader.string('entry_point', 'entrypoint')
   if (!entry) reader.fail(['entry_point'], 'is required (the sensor code, relative to the sensors folder)')
-  const entrypoint = entry ? resolve(sensorsDir, entry) : ''
-  if (entry && !existsSync(entrypoint)) warnings.push(`entry point ${entry} not found in ${sensorsDir}`)
+  // Builtin sensors (the timer) are implemented inside attune: their entry point is a name, not a file.
+  const builtin = /^(core\.sensor\.)?builtin$/.test(reader.string('runner_type', 'runtime', 'runtime_ref') ?? '')
+  const entrypoint = entry ? (builtin ? entry : resolve(sensorsDir, entry)) : ''
+  if (entry && !builtin && !existsSync(entrypoint)) warnings.push(`entry point ${entry} not found in ${sensorsDir}`)
 
   let runnerType = reader.string('runner_type', 'runtime', 'runtime_ref')
   if (!runnerType && entry && existsSync(entrypoint)) runnerType = await inferRuntime(entrypoint)

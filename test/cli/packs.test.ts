@@ -1,0 +1,121 @@
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {attune} from '../support/cli.js'
+import {postgresSkipReason, startPostgres, type PostgresServer} from '../support/postgres.js'
+
+const home = mkdtempSync(join(tmpdir(), 'attune-cli-packs-'))
+const env = {NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: home}
+const skipPostgres = postgresSkipReason()
+let server: PostgresServer | undefined
+let databaseUrl = ''
+
+beforeAll(async () => {
+  if (skipPostgres) return
+  server = await startPostgres()
+  databaseUrl = await server.createDatabase('attune_cli')
+})
+afterAll(async () => {
+  await server?.stop()
+  rmSync(home, {recursive: true, force: true})
+})
+
+/** The same command against the embedded database and against PostgreSQL. */
+const onPglite = (args: string[]) => attune(args, {env})
+const onPostgres = (args: string[]) => attune(args, {env: {...env, ATTUNE_DATABASE_URL: databaseUrl}})
+
+describe('packs and listings on the embedded database', () => {
+  it('registers the core and example packs, then nothing changes on a second run', async () => {
+    const first = await onPglite(['pack', 'register', 'packs/core', 'packs/examples', '--json'])
+    expect(first.exitCode, first.stderr as string).toBe(0)
+    const report = JSON.parse(first.stdout as string)
+    expect(report.summary).toEqual({created: 21, updated: 0, unchanged: 0, skipped: 0})
+    const second = await onPglite(['pack', 'register', 'packs/core', 'packs/examples'])
+    expect(second.exitCode).toBe(0)
+    expect(second.stdout).toContain('0 created, 0 updated, 21 unchanged, 0 skipped')
+  })
+
+  it('lists sensors, rules, triggers and packs as tables and as JSON', async () => {
+    const sensors = await onPglite(['sensor', 'list'])
+    expect(sensors.stdout).toMatch(/examples\.http_monitor\s+core\.sensor\.nodejs\s+persistent\s+30s/)
+    expect(sensors.stdout).toMatch(/core\.timer_sensor\s+core\.sensor\.builtin\s+long_running/)
+    const rules = JSON.parse((await onPglite(['rule', 'list', '--trigger', 'examples.endpoint_problem', '--json'])).stdout as string)
+    expect(rules.rules.map((rule: {ref: string}) => rule.ref)).toEqual(['examples.log_slow_endpoints', 'examples.page_on_endpoint_down'])
+    const triggers = await onPglite(['trigger', 'list', '--pack', 'core'])
+    expect(triggers.stdout).toMatch(/core\.intervaltimer\s+unit, interval/)
+    const packs = JSON.parse((await onPglite(['pack', 'list', '--json'])).stdout as string)
+    expect(packs.packs.map((pack: {ref: string; sensors: number}) => [pack.ref, pack.sensors])).toEqual([
+      ['core', 1],
+      ['examples', 3],
+    ])
+  })
+
+  it('lists no events yet, and refuses a bad --since', async () => {
+    const events = await onPglite(['event', 'list', '--since', '1h', '--json'])
+    expect(JSON.parse(events.stdout as string)).toEqual({events: []})
+    const bad = await onPglite(['event', 'list', '--since', 'yesterday'])
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toContain('--since must be a duration like 15m')
+    const enforcements = await onPglite(['enforcement', 'list'])
+    expect(enforcements.stdout).toContain('No enforcements match.')
+  })
+
+  it('registers nothing from a broken pack and names file, line and field', async () => {
+    const dir = join(home, 'broken-pack')
+    mkdirSync(join(dir, 'triggers'), {recursive: true})
+    mkdirSync(join(dir, 'sensors'), {recursive: true})
+    writeFileSync(join(dir, 'pack.yaml'), 'ref: broken\n')
+    writeFileSync(join(dir, 'triggers', 'ok.yaml'), 'ref: broken.ok\nparameters: {}\n')
+    writeFileSync(join(dir, 'sensors', 's.yaml'), 'ref: broken.s\nrunner_type: python\nentry_point: s.py\ntrigger_types: [broken.missing]\n')
+    const run = await onPglite(['pack', 'register', dir])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toMatch(/s\.yaml:4: trigger_types\[0\]: trigger 'broken\.missing' does not exist/)
+    expect(run.stderr).toContain('Nothing was registered')
+    const packs = JSON.parse((await onPglite(['pack', 'list', '--json'])).stdout as string)
+    expect(packs.packs.map((pack: {ref: string}) => pack.ref)).not.toContain('broken')
+  })
+
+  it('reports a dry run without writing', async () => {
+    const dir = join(home, 'dry-pack')
+    mkdirSync(join(dir, 'triggers'), {recursive: true})
+    writeFileSync(join(dir, 'pack.yaml'), 'ref: drypack\n')
+    writeFileSync(join(dir, 'triggers', 't.yaml'), 'ref: drypack.t\n')
+    const run = await onPglite(['pack', 'register', dir, '--dry-run'])
+    expect(run.stdout).toContain('Dry run (nothing written): 2 created')
+    const triggers = JSON.parse((await onPglite(['trigger', 'list', '--pack', 'drypack', '--json'])).stdout as string)
+    expect(triggers.triggers).toEqual([])
+  })
+
+  it('exits 2 for a folder that does not exist', async () => {
+    const run = await onPglite(['pack', 'register', join(home, 'nope')])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toContain('is not a folder')
+  })
+})
+
+describe.skipIf(skipPostgres)('the same commands on a real PostgreSQL', () => {
+  it('migrates once, then reports nothing to apply', async () => {
+    const first = JSON.parse((await onPostgres(['db', 'migrate', '--json'])).stdout as string)
+    expect(first.applied.map((migration: {version: string}) => migration.version).length).toBeGreaterThan(0)
+    expect(first.database).not.toContain('password')
+    const second = await onPostgres(['db', 'migrate'])
+    expect(second.exitCode).toBe(0)
+    expect(second.stdout).toContain('Database is up to date')
+  })
+
+  it('gives the same listings as the embedded database', async () => {
+    const register = await onPostgres(['pack', 'register', 'packs/core', 'packs/examples'])
+    expect(register.exitCode, register.stderr as string).toBe(0)
+    for (const args of [['sensor', 'list'], ['rule', 'list'], ['trigger', 'list'], ['pack', 'list']]) {
+      const [pg, embedded] = [await onPostgres(args), await onPglite(args)]
+      expect(pg.stdout, args.join(' ')).toBe(embedded.stdout)
+    }
+  })
+
+  it('says clearly when the database cannot be reached', async () => {
+    const run = await attune(['sensor', 'list'], {env: {...env, ATTUNE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none'}})
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toMatch(/127\.0\.0\.1:1/)
+  })
+})

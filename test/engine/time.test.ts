@@ -1,0 +1,23 @@
+import {describe, expect, it} from 'vitest'
+import {parseSince} from '../../src/engine/time.js'
+
+const NOW = Date.parse('2026-11-24T12:00:00Z')
+
+describe('parseSince', () => {
+  it.each([
+    ['90s', '2026-11-24T11:58:30.000Z'],
+    ['15m', '2026-11-24T11:45:00.000Z'],
+    ['2h', '2026-11-24T10:00:00.000Z'],
+    ['1h30m', '2026-11-24T10:30:00.000Z'],
+    ['7d', '2026-11-17T12:00:00.000Z'],
+    ['1w', '2026-11-17T12:00:00.000Z'],
+    ['0.5h', '2026-11-24T11:30:00.000Z'],
+    ['2026-11-01T08:00:00Z', '2026-11-01T08:00:00.000Z'],
+  ])('%s', (value, expected) => {
+    expect(parseSince(value, NOW).toISOString()).toBe(expected)
+  })
+
+  it.each(['yesterday', '', '15', 'm15', '1h 30m', '1y', '2026-13-45'])('rejects %j naming the flag', (value) => {
+    expect(() => parseSince(value, NOW)).toThrow(/--since must be a duration/)
+  })
+})
