@@ -1,0 +1,33 @@
+import {Counter, Gauge, Histogram, Registry} from 'prom-client'
+
+/** The daemon's Prometheus metrics (served as text on /metrics). */
+export class DaemonMetrics {
+  readonly registry = new Registry()
+  readonly polls = new Counter({name: 'attune_sensor_polls_total', help: 'Polls completed, by sensor and outcome.', labelNames: ['sensor', 'outcome'], registers: [this.registry]})
+  readonly pollFailures = new Counter({name: 'attune_sensor_poll_failures_total', help: 'Polls that failed (error, timeout, bad output).', labelNames: ['sensor'], registers: [this.registry]})
+  readonly overruns = new Counter({name: 'attune_sensor_poll_overruns_total', help: 'Polls skipped because the previous poll of the sensor was still running.', labelNames: ['sensor'], registers: [this.registry]})
+  readonly events = new Counter({name: 'attune_events_total', help: 'Events stored.', labelNames: ['trigger'], registers: [this.registry]})
+  readonly enforcements = new Counter({name: 'attune_enforcements_total', help: 'Enforcements created (rule matches).', labelNames: ['rule'], registers: [this.registry]})
+  readonly pollDuration = new Histogram({
+    name: 'attune_sensor_poll_duration_seconds',
+    help: 'Wall time of one poll, from process start to result.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  })
+  readonly scheduleLag = new Histogram({
+    name: 'attune_sensor_schedule_lag_seconds',
+    help: 'Actual poll start minus its scheduled start.',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  })
+  readonly sensorsActive = new Gauge({name: 'attune_sensors_active', help: 'Sensors this daemon runs that are healthy.', registers: [this.registry]})
+  readonly sensorsFailed = new Gauge({name: 'attune_sensors_failed', help: 'Sensors marked failed (retried with backoff).', registers: [this.registry]})
+  readonly sensorsOwned = new Gauge({name: 'attune_sensors_owned', help: 'Sensors this daemon owns.', registers: [this.registry]})
+  readonly outboxPending = new Gauge({name: 'attune_outbox_pending', help: 'Messages stored but not yet confirmed by the broker.', registers: [this.registry]})
+  readonly publishFailures = new Counter({name: 'attune_publish_failures_total', help: 'Failed attempts to publish outbox messages.', registers: [this.registry]})
+  readonly databaseUp = new Gauge({name: 'attune_database_up', help: '1 when the database answers, else 0.', registers: [this.registry]})
+
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+}

@@ -1,0 +1,299 @@
+import type {Logger} from './logger.js'
+import type {DaemonMetrics} from './metrics.js'
+
+/**
+ * Polls sensors on their intervals (SPEC §9): a jittered first poll, the next poll scheduled
+ * from the previous *scheduled* time (no drift), never two polls of one sensor at once (an
+ * overrun is skipped and counted), a global bound on concurrent polls, and consecutive
+ * failures counted: after `maxRestartAttempts` the sensor is `failed` and retried on a capped
+ * exponential backoff until a poll succeeds. Nothing is ever dropped silently.
+ */
+
+export interface PollTarget {
+  ref: string
+  intervalMs: number
+  /** Changes when the sensor's definition changes; a new version restarts its schedule. */
+  version: string
+}
+
+/** What one poll did. A poll function throws only for infrastructure trouble (database down). */
+export interface PollOutcome {
+  ok: boolean
+  error?: string | null
+  events: number
+  enforcements: number
+  durationMs: number
+}
+
+export type SensorHealth = 'starting' | 'running' | 'failed' | 'paused'
+
+export interface SensorStatus {
+  ref: string
+  state: SensorHealth
+  interval_ms: number
+  consecutive_failures: number
+  polls: number
+  failures: number
+  overruns: number
+  events: number
+  enforcements: number
+  last_poll: string | null
+  last_duration_ms: number | null
+  last_error: string | null
+  next_poll: string | null
+  running: boolean
+}
+
+export interface SchedulerOptions {
+  /** Runs one poll of a sensor (executeSensor + the event pipeline). */
+  poll: (ref: string) => Promise<PollOutcome>
+  maxConcurrent: number
+  maxRestartAttempts: number
+  /** Upper bound of the failed-sensor backoff. */
+  maxBackoffMs: number
+  logger: Logger
+  metrics?: DaemonMetrics
+  /** Called whenever a sensor's status changes (for sensor_state, the dashboard). */
+  onStatus?: (status: SensorStatus) => void
+  random?: () => number
+  now?: () => number
+}
+
+interface Entry {
+  target: PollTarget
+  timer?: NodeJS.Timeout
+  nextDue: number
+  /** Scheduled time of the poll waiting for a concurrency slot, if any. */
+  queuedFor?: number
+  running: boolean
+  removed: boolean
+  status: SensorStatus
+}
+
+export class PollScheduler {
+  private readonly entries = new Map<string, Entry>()
+  private readonly waiting: Entry[] = []
+  private readonly inflight = new Set<Promise<void>>()
+  private active = 0
+  private paused = false
+  private stopped = false
+  private readonly now: () => number
+  private readonly random: () => number
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.now = options.now ?? Date.now
+    this.random = options.random ?? Math.random
+  }
+
+  /** Adds a sensor, or restarts its schedule when its definition changed. Its statistics stay. */
+  upsert(target: PollTarget): void {
+    const existing = this.entries.get(target.ref)
+    if (existing && existing.target.version === target.version && existing.target.intervalMs === target.intervalMs) return
+    if (existing) clearTimeout(existing.timer)
+    const status: SensorStatus = existing?.status ?? {
+      ref: target.ref,
+      state: 'starting',
+      interval_ms: target.intervalMs,
+      consecutive_failures: 0,
+      polls: 0,
+      failures: 0,
+      overruns: 0,
+      events: 0,
+      enforcements: 0,
+      last_poll: null,
+      last_duration_ms: null,
+      last_error: null,
+      next_poll: null,
+      running: false,
+    }
+    status.interval_ms = target.intervalMs
+    const entry: Entry = {target, nextDue: 0, running: existing?.running ?? false, removed: false, status}
+    if (existing) existing.removed = true
+    this.entries.set(target.ref, entry)
+    // Jitter spreads the first polls of many sensors over their interval instead of a burst.
+    entry.nextDue = this.now() + Math.floor(this.random() * target.intervalMs)
+    this.arm(entry)
+  }
+
+  remove(ref: string): void {
+    const entry = this.entries.get(ref)
+    if (!entry) return
+    clearTimeout(entry.timer)
+    entry.removed = true
+    this.entries.delete(ref)
+  }
+
+  refs(): string[] {
+    return [...this.entries.keys()]
+  }
+
+  /** Stops starting polls (the database is down); polls already running finish. */
+  pause(): void {
+    if (this.paused) return
+    this.paused = true
+    for (const entry of this.entries.values()) {
+      clearTimeout(entry.timer)
+      entry.status.state = 'paused'
+      this.report(entry)
+    }
+    this.waiting.length = 0
+  }
+
+  /** Resumes after a pause, with fresh jitter so the sensors do not all fire at once. */
+  resume(): void {
+    if (!this.paused || this.stopped) return
+    this.paused = false
+    for (const entry of this.entries.values()) {
+      entry.status.state = entry.status.consecutive_failures >= this.options.maxRestartAttempts ? 'failed' : 'running'
+      entry.nextDue = this.now() + Math.floor(this.random() * Math.min(entry.target.intervalMs, 1000))
+      this.arm(entry)
+    }
+  }
+
+  get isPaused(): boolean {
+    return this.paused
+  }
+
+  snapshot(): SensorStatus[] {
+    return [...this.entries.values()].map((entry) => ({...entry.status}))
+  }
+
+  /** Stops scheduling and waits (at most `timeoutMs`) for the polls in flight. */
+  async stop(timeoutMs: number): Promise<{finished: boolean; inflight: number}> {
+    this.stopped = true
+    for (const entry of this.entries.values()) clearTimeout(entry.timer)
+    this.waiting.length = 0
+    const pending = [...this.inflight]
+    if (pending.length === 0) return {finished: true, inflight: 0}
+    let timer: NodeJS.Timeout | undefined
+    const finished = await Promise.race([
+      Promise.allSettled(pending).then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs)
+      }),
+    ])
+    clearTimeout(timer)
+    return {finished, inflight: this.inflight.size}
+  }
+
+  private arm(entry: Entry): void {
+    if (this.stopped || this.paused || entry.removed) return
+    clearTimeout(entry.timer)
+    entry.status.next_poll = new Date(entry.nextDue).toISOString()
+    entry.timer = setTimeout(() => this.due(entry), Math.max(0, entry.nextDue - this.now()))
+  }
+
+  private due(entry: Entry): void {
+    if (this.stopped || this.paused || entry.removed) return
+    const scheduledAt = entry.nextDue
+    this.advance(entry, scheduledAt)
+    if (entry.running || entry.queuedFor !== undefined) {
+      entry.status.overruns++
+      this.options.metrics?.overruns.inc({sensor: entry.target.ref})
+      this.options.logger.warn('poll skipped: the previous poll is still running', {sensor: entry.target.ref})
+    } else if (this.active >= this.options.maxConcurrent) {
+      entry.queuedFor = scheduledAt
+      this.waiting.push(entry)
+    } else {
+      this.start(entry, scheduledAt)
+    }
+    this.arm(entry)
+  }
+
+  /** Moves nextDue one interval on from `scheduledAt`, skipping slots that are already past. */
+  private advance(entry: Entry, scheduledAt: number): void {
+    const interval = entry.target.intervalMs
+    let next = scheduledAt + interval
+    const now = this.now()
+    if (next <= now) next += Math.ceil((now - next + 1) / interval) * interval
+    entry.nextDue = next
+  }
+
+  private start(entry: Entry, scheduledAt: number): void {
+    entry.running = true
+    entry.status.running = true
+    this.active++
+    this.options.metrics?.scheduleLag.observe(Math.max(0, this.now() - scheduledAt) / 1000)
+    const run = this.runPoll(entry).finally(() => {
+      this.inflight.delete(run)
+      entry.running = false
+      entry.status.running = false
+      this.active--
+      this.drain()
+    })
+    this.inflight.add(run)
+  }
+
+  private drain(): void {
+    while (!this.stopped && !this.paused && this.active < this.options.maxConcurrent && this.waiting.length > 0) {
+      const entry = this.waiting.shift()!
+      const scheduledAt = entry.queuedFor
+      entry.queuedFor = undefined
+      if (entry.removed || scheduledAt === undefined || entry.running) continue
+      this.start(entry, scheduledAt)
+    }
+  }
+
+  private async runPoll(entry: Entry): Promise<void> {
+    const {ref} = entry.target
+    let outcome: PollOutcome
+    try {
+      outcome = await this.options.poll(ref)
+    } catch (error) {
+      // Not the sensor's fault (the database is down): it is not counted against the sensor.
+      this.options.logger.error('poll could not be completed', {sensor: ref, error: error instanceof Error ? error.message : String(error)})
+      return
+    }
+    const status = entry.status
+    status.polls++
+    status.last_poll = new Date().toISOString()
+    status.last_duration_ms = outcome.durationMs
+    status.events += outcome.events
+    status.enforcements += outcome.enforcements
+    this.options.metrics?.polls.inc({sensor: ref, outcome: outcome.ok ? 'ok' : 'failed'})
+    this.options.metrics?.pollDuration.observe(outcome.durationMs / 1000)
+    if (outcome.ok) {
+      if (status.state === 'failed') this.options.logger.info('sensor recovered', {sensor: ref, after_failures: status.consecutive_failures})
+      status.consecutive_failures = 0
+      status.last_error = null
+      status.state = 'running'
+    } else {
+      status.failures++
+      status.consecutive_failures++
+      status.last_error = outcome.error ?? 'unknown error'
+      this.options.metrics?.pollFailures.inc({sensor: ref})
+      const {maxRestartAttempts} = this.options
+      if (status.consecutive_failures >= maxRestartAttempts) {
+        if (status.state !== 'failed') {
+          this.options.logger.error('sensor failed: retrying with backoff', {sensor: ref, consecutive_failures: status.consecutive_failures, error: status.last_error})
+        }
+        status.state = 'failed'
+        // interval, 2×, 4×, ... capped: a broken sensor costs little, and is retried forever.
+        const backoff = Math.min(entry.target.intervalMs * 2 ** (status.consecutive_failures - maxRestartAttempts), this.options.maxBackoffMs)
+        const retryAt = this.now() + Math.max(backoff, entry.target.intervalMs)
+        if (retryAt > entry.nextDue && !entry.removed) {
+          entry.nextDue = retryAt
+          this.arm(entry)
+        }
+      } else {
+        this.options.logger.warn('poll failed', {sensor: ref, consecutive_failures: status.consecutive_failures, error: status.last_error})
+      }
+    }
+    this.report(entry)
+  }
+
+  private report(entry: Entry): void {
+    this.updateGauges()
+    this.options.onStatus?.({...entry.status})
+  }
+
+  private updateGauges(): void {
+    const metrics = this.options.metrics
+    if (!metrics) return
+    let failed = 0
+    for (const entry of this.entries.values()) if (entry.status.state === 'failed') failed++
+    metrics.sensorsFailed.set(failed)
+    metrics.sensorsActive.set(this.entries.size - failed)
+    metrics.sensorsOwned.set(this.entries.size)
+  }
+}

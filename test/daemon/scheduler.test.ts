@@ -1,0 +1,197 @@
+import {afterEach, describe, expect, it} from 'vitest'
+import {ringLogger} from '../../src/daemon/logger.js'
+import {DaemonMetrics} from '../../src/daemon/metrics.js'
+import {PollScheduler, type PollOutcome, type SchedulerOptions} from '../../src/daemon/scheduler.js'
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const ok = (durationMs = 1): PollOutcome => ({ok: true, events: 1, enforcements: 0, durationMs})
+let schedulers: PollScheduler[] = []
+afterEach(async () => {
+  for (const scheduler of schedulers) await scheduler.stop(1000)
+  schedulers = []
+})
+
+function scheduler(poll: SchedulerOptions['poll'], options: Partial<SchedulerOptions> = {}) {
+  const logger = ringLogger()
+  const instance = new PollScheduler({poll, maxConcurrent: 16, maxRestartAttempts: 3, maxBackoffMs: 60_000, logger, random: () => 0, ...options})
+  schedulers.push(instance)
+  return {instance, logger}
+}
+
+describe('PollScheduler', () => {
+  it('polls each sensor on its interval, from the scheduled grid (no drift)', async () => {
+    const starts: number[] = []
+    const {instance} = scheduler(async () => {
+      starts.push(performance.now())
+      await sleep(30) // a poll that takes time must not push the next one later
+      return ok()
+    })
+    instance.upsert({ref: 'a.one', intervalMs: 100, version: '1'})
+    await sleep(1050)
+    expect(starts.length).toBeGreaterThanOrEqual(9)
+    expect(starts.length).toBeLessThanOrEqual(11)
+    // With drift each start would be ~30 ms later than the grid; on the grid the average gap is the interval.
+    const average = (starts.at(-1)! - starts[0]) / (starts.length - 1)
+    expect(average).toBeGreaterThan(95)
+    expect(average).toBeLessThan(110)
+  })
+
+  it('never runs two polls of one sensor at once, and counts the overruns', async () => {
+    let running = 0
+    let maxRunning = 0
+    const metrics = new DaemonMetrics()
+    const {instance} = scheduler(
+      async () => {
+        running++
+        maxRunning = Math.max(maxRunning, running)
+        await sleep(250)
+        running--
+        return ok(250)
+      },
+      {metrics},
+    )
+    instance.upsert({ref: 'a.slow', intervalMs: 50, version: '1'})
+    await sleep(700)
+    expect(maxRunning).toBe(1)
+    const [status] = instance.snapshot()
+    expect(status.overruns).toBeGreaterThanOrEqual(5)
+    expect(await metrics.text()).toMatch(/attune_sensor_poll_overruns_total\{sensor="a.slow"\} \d+/)
+  })
+
+  it('keeps to the global concurrency bound', async () => {
+    let running = 0
+    let maxRunning = 0
+    let polls = 0
+    const {instance} = scheduler(
+      async () => {
+        running++
+        polls++
+        maxRunning = Math.max(maxRunning, running)
+        await sleep(40)
+        running--
+        return ok(40)
+      },
+      {maxConcurrent: 3},
+    )
+    for (let i = 0; i < 10; i++) instance.upsert({ref: `a.s${i}`, intervalMs: 100, version: '1'})
+    await sleep(600)
+    expect(maxRunning).toBe(3)
+    expect(polls).toBeGreaterThan(20)
+  })
+
+  it('marks a sensor failed after 3 consecutive failures, backs off, and recovers', async () => {
+    let broken = true
+    const times: number[] = []
+    const {instance, logger} = scheduler(async () => {
+      times.push(performance.now())
+      return broken ? {ok: false, error: 'boom', events: 0, enforcements: 0, durationMs: 1} : ok()
+    })
+    instance.upsert({ref: 'a.flaky', intervalMs: 60, version: '1'})
+    await sleep(60 * 2 + 30) // polls at 0, 60, 120 ms: the third failure marks it failed
+    let [status] = instance.snapshot()
+    expect(status.state).toBe('failed')
+    expect(status.consecutive_failures).toBe(3)
+    expect(status.last_error).toBe('boom')
+    // Backoff: the gaps after failing grow (1×, 2×, 4× the interval).
+    await sleep(500)
+    const gaps = times.slice(3).map((time, index) => time - times[index + 2])
+    expect(gaps.length).toBeGreaterThanOrEqual(2)
+    expect(gaps[1]).toBeGreaterThan(gaps[0] * 1.5)
+    broken = false
+    await sleep(600)
+    ;[status] = instance.snapshot()
+    expect(status.state).toBe('running')
+    expect(status.consecutive_failures).toBe(0)
+    expect(status.failures).toBeGreaterThanOrEqual(4)
+    expect(logger.records().map((record) => record.msg)).toContain('sensor recovered')
+  })
+
+  it('does not count infrastructure errors against the sensor', async () => {
+    const {instance} = scheduler(async () => {
+      throw new Error('database is down')
+    })
+    instance.upsert({ref: 'a.s', intervalMs: 30, version: '1'})
+    await sleep(200)
+    const [status] = instance.snapshot()
+    expect(status.consecutive_failures).toBe(0)
+    expect(status.state).toBe('starting')
+  })
+
+  it('pauses and resumes', async () => {
+    let polls = 0
+    const {instance} = scheduler(async () => {
+      polls++
+      return ok()
+    })
+    instance.upsert({ref: 'a.s', intervalMs: 30, version: '1'})
+    await sleep(100)
+    instance.pause()
+    const atPause = polls
+    await sleep(200)
+    expect(polls).toBe(atPause)
+    expect(instance.snapshot()[0].state).toBe('paused')
+    instance.resume()
+    await sleep(200)
+    expect(polls).toBeGreaterThan(atPause + 2)
+  })
+
+  it('restarts a changed sensor, ignores an unchanged one, and stops a removed one', async () => {
+    const polled: string[] = []
+    const {instance} = scheduler(async (ref) => {
+      polled.push(ref)
+      return ok()
+    })
+    instance.upsert({ref: 'a.s', intervalMs: 1000, version: '1'})
+    await sleep(50)
+    expect(polled).toEqual(['a.s']) // random() = 0: the first poll is immediate
+    instance.upsert({ref: 'a.s', intervalMs: 1000, version: '1'})
+    await sleep(50)
+    expect(polled).toEqual(['a.s'])
+    instance.upsert({ref: 'a.s', intervalMs: 1000, version: '2'})
+    await sleep(50)
+    expect(polled).toEqual(['a.s', 'a.s'])
+    expect(instance.snapshot()[0].polls).toBe(2) // statistics survive a change
+    instance.remove('a.s')
+    expect(instance.refs()).toEqual([])
+  })
+
+  it('spreads first polls over the interval (jitter)', async () => {
+    const firsts = new Map<string, number>()
+    const started = performance.now()
+    const {instance} = scheduler(
+      async (ref) => {
+        if (!firsts.has(ref)) firsts.set(ref, performance.now() - started)
+        return ok()
+      },
+      {random: Math.random},
+    )
+    for (let i = 0; i < 40; i++) instance.upsert({ref: `a.s${i}`, intervalMs: 400, version: '1'})
+    await sleep(450)
+    const times = [...firsts.values()]
+    expect(times).toHaveLength(40)
+    expect(Math.min(...times)).toBeLessThan(150)
+    expect(Math.max(...times)).toBeGreaterThan(250)
+  })
+
+  it('waits for polls in flight when stopped', async () => {
+    let finished = false
+    const {instance} = scheduler(async () => {
+      await sleep(150)
+      finished = true
+      return ok()
+    })
+    instance.upsert({ref: 'a.s', intervalMs: 1000, version: '1'})
+    await sleep(20)
+    const result = await instance.stop(2000)
+    expect(result.finished).toBe(true)
+    expect(finished).toBe(true)
+  })
+
+  it('gives up waiting at the shutdown timeout', async () => {
+    const {instance} = scheduler(() => new Promise<PollOutcome>(() => {}))
+    instance.upsert({ref: 'a.s', intervalMs: 1000, version: '1'})
+    await sleep(20)
+    const result = await instance.stop(100)
+    expect(result).toEqual({finished: false, inflight: 1})
+  })
+})
