@@ -1,5 +1,7 @@
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
+import {AbortError} from '../errors.js'
+import {connectToServedDatabase} from './embedded.js'
 import {migrate, type MigrateResult} from './migrate.js'
 import {openPgStore} from './pg.js'
 import {openPgliteStore} from './pglite.js'
@@ -10,6 +12,8 @@ export type {AppliedMigration, MigrateResult, MigrationFile, MigrationStatus} fr
 export {openPgStore, redactDatabaseUrl} from './pg.js'
 export {lockPathFor, openPgliteStore} from './pglite.js'
 export {acquireDataDirLock} from './lock.js'
+export {connectToServedDatabase, embeddedSocketPath, embeddedSocketUrl, serveEmbeddedDatabase} from './embedded.js'
+export type {EmbeddedServer} from './embedded.js'
 export type {DataDirLock} from './lock.js'
 export {toJsonb} from './types.js'
 export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
@@ -52,9 +56,7 @@ export interface OpenStoreOptions {
  * The caller must `close()` it.
  */
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
-  const store = options.databaseUrl
-    ? await openPgStore(options.databaseUrl)
-    : await openPgliteStore(embeddedDataDir(options.home ?? resolveAttuneHome()))
+  const store = options.databaseUrl ? await openPgStore(options.databaseUrl) : await openEmbedded(options.home ?? resolveAttuneHome())
   if (options.migrate ?? store.kind === 'pglite') {
     try {
       const result = await migrate(store)
@@ -65,4 +67,19 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     }
   }
   return store
+}
+
+/**
+ * The embedded database: opened directly, or, while a daemon holds it, through the socket the
+ * daemon serves it on (so `attune event list` works next to a running daemon).
+ */
+async function openEmbedded(home: string): Promise<Store> {
+  try {
+    return await openPgliteStore(embeddedDataDir(home))
+  } catch (error) {
+    if (!(error instanceof AbortError) || error.code !== 'database_locked') throw error
+    const served = await connectToServedDatabase(home)
+    if (served) return served
+    throw error
+  }
 }

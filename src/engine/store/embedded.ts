@@ -1,0 +1,101 @@
+import {PGLiteSocketServer} from '@electric-sql/pglite-socket'
+import {PGlite} from '@electric-sql/pglite'
+import {existsSync, mkdirSync, rmSync} from 'node:fs'
+import {join} from 'node:path'
+import {AbortError, errorMessage} from '../errors.js'
+import {acquireDataDirLock} from './lock.js'
+import {migrate} from './migrate.js'
+import {openPgStore} from './pg.js'
+import {lockPathFor} from './pglite.js'
+import type {Store} from './types.js'
+
+/**
+ * Sharing the embedded database (SPEC §7): PGlite is one Postgres session in one process, so
+ * while the daemon holds it, it serves it on a Unix socket under `$ATTUNE_HOME/run` and every
+ * other command connects there with `pg`. The daemon itself uses the socket too: all sessions
+ * then go through the socket server's queue, which keeps one client's transaction from
+ * interleaving with another's statements.
+ */
+
+const SOCKET_NAME = '.s.PGSQL.5432'
+
+export function embeddedSocketDir(home: string): string {
+  return join(home, 'run')
+}
+
+/** `pg` finds the socket from its directory (`host`) and the port in the file name. */
+export function embeddedSocketUrl(home: string): string {
+  return `postgresql://postgres@localhost:5432/postgres?host=${encodeURIComponent(embeddedSocketDir(home))}`
+}
+
+export function embeddedSocketPath(home: string): string {
+  return join(embeddedSocketDir(home), SOCKET_NAME)
+}
+
+export interface EmbeddedServer {
+  /** The URL to connect with `pg` (through the socket). */
+  url: string
+  socketPath: string
+  close(): Promise<void>
+}
+
+/**
+ * Opens the embedded database in `$home/pgdata` (taking its lock), applies pending migrations,
+ * and serves it on the socket. A socket left by a daemon that died is replaced.
+ */
+export async function serveEmbeddedDatabase(home: string, options: {maxConnections?: number} = {}): Promise<EmbeddedServer> {
+  const dataDir = join(home, 'pgdata')
+  mkdirSync(home, {recursive: true})
+  const lock = acquireDataDirLock(lockPathFor(dataDir), dataDir)
+  let db: PGlite | undefined
+  let server: PGLiteSocketServer | undefined
+  try {
+    db = await PGlite.create({dataDir})
+    const socketPath = embeddedSocketPath(home)
+    mkdirSync(embeddedSocketDir(home), {recursive: true, mode: 0o700})
+    // We hold the lock, so a socket file here belongs to a process that is gone.
+    rmSync(socketPath, {force: true})
+    server = new PGLiteSocketServer({db, path: socketPath, maxConnections: options.maxConnections ?? 64})
+    await server.start()
+    const url = embeddedSocketUrl(home)
+    const store = await openPgStore(url, {max: 1})
+    try {
+      await migrate(store)
+    } finally {
+      await store.close()
+    }
+    const running = {db, server}
+    let closed = false
+    return {
+      url,
+      socketPath,
+      async close() {
+        if (closed) return
+        closed = true
+        try {
+          await running.server.stop()
+          await running.db.close()
+        } finally {
+          rmSync(socketPath, {force: true})
+          lock.release()
+        }
+      },
+    }
+  } catch (error) {
+    await server?.stop().catch(() => {})
+    await db?.close().catch(() => {})
+    lock.release()
+    if (error instanceof AbortError) throw error
+    throw new AbortError(`Cannot serve the embedded database in ${dataDir}: ${errorMessage(error)}`, {code: 'database_unavailable', cause: error})
+  }
+}
+
+/** A store on the daemon's socket, when a daemon serves the embedded database; else undefined. */
+export async function connectToServedDatabase(home: string): Promise<Store | undefined> {
+  if (!existsSync(embeddedSocketPath(home))) return undefined
+  try {
+    return await openPgStore(embeddedSocketUrl(home), {max: 4})
+  } catch {
+    return undefined
+  }
+}

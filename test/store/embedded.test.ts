@@ -1,0 +1,68 @@
+import {execa} from 'execa'
+import {existsSync, mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import {embeddedSocketPath, listPacks, openStore, serveEmbeddedDatabase} from '../../src/engine/store/index.js'
+import {attune, ROOT} from '../support/cli.js'
+import {eventually} from '../support/sensors.js'
+
+const homes: string[] = []
+const newHome = () => {
+  const home = mkdtempSync(join(tmpdir(), 'attune-served-'))
+  homes.push(home)
+  return home
+}
+afterAll(() => {
+  for (const home of homes) rmSync(home, {recursive: true, force: true})
+})
+
+describe('sharing the embedded database over a socket', () => {
+  it('serves it to other stores while it holds the lock, and hands it back on close', async () => {
+    const home = newHome()
+    const server = await serveEmbeddedDatabase(home)
+    expect(existsSync(server.socketPath)).toBe(true)
+    const client = await openStore({home})
+    expect(client.kind).toBe('pg')
+    await client.query("INSERT INTO attune.pack (ref, label) VALUES ('served', 'Served')")
+    await client.close()
+    await server.close()
+    expect(existsSync(server.socketPath)).toBe(false)
+    const direct = await openStore({home})
+    expect(direct.kind).toBe('pglite')
+    expect((await listPacks(direct)).map((pack) => pack.ref)).toEqual(['served'])
+    await direct.close()
+  })
+
+  it('lets the CLI read and write while another process serves it', async () => {
+    const home = newHome()
+    const script = `
+      import {serveEmbeddedDatabase} from './src/engine/store/index.ts'
+      const server = await serveEmbeddedDatabase(process.env.HOME_DIR)
+      process.stdout.write('ready\\n')
+      process.on('SIGTERM', async () => { await server.close(); process.exit(0) })
+      setInterval(() => {}, 1000)`
+    const child = execa(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {cwd: ROOT, env: {HOME_DIR: home}, reject: false})
+    let out = ''
+    child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()))
+    try {
+      expect(await eventually(() => out.includes('ready'), 30_000)).toBe(true)
+      const env = {NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: home}
+      const register = await attune(['pack', 'register', 'packs/core', 'packs/examples'], {env})
+      expect(register.exitCode, register.stderr as string).toBe(0)
+      const sensors = await attune(['sensor', 'list', '--json'], {env})
+      expect(JSON.parse(sensors.stdout as string).sensors).toHaveLength(4)
+    } finally {
+      child.kill('SIGTERM')
+      await child
+    }
+    expect(existsSync(embeddedSocketPath(home))).toBe(false)
+  })
+
+  it('gives the lock holder error when the holder serves no socket', async () => {
+    const home = newHome()
+    const holder = await openStore({home})
+    await expect(openStore({home})).rejects.toThrow(/is in use by this process/)
+    await holder.close()
+  })
+})
