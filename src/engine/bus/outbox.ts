@@ -1,0 +1,288 @@
+/**
+ * The transactional outbox (SPEC §7): writers insert messages in the same transaction as the
+ * rows they announce; the relay publishes them with confirms and marks them sent. A row is
+ * marked sent only after the bus confirmed it, so a crash or an outage anywhere means a later
+ * retry (at-least-once; `message_id` never changes), never a lost message.
+ */
+import {errorMessage} from '../errors.js'
+import type {Queryable} from '../store/types.js'
+import {toJsonb} from '../store/types.js'
+import {Backoff} from './backoff.js'
+import type {OutboundMessage} from './envelope.js'
+import {BusUnavailableError, type Bus, type WireMessage} from './types.js'
+
+/**
+ * Inserts messages into the outbox: call it inside the transaction that makes the change the
+ * messages announce (a rule enabled, ...). A message id already present is left alone.
+ */
+export async function enqueueMessages(q: Queryable, messages: readonly OutboundMessage[]): Promise<number> {
+  if (messages.length === 0) return 0
+  const {rowCount} = await q.query(
+    `INSERT INTO attune.outbox (exchange, routing_key, message_id, message)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
+     ON CONFLICT (message_id) DO NOTHING`,
+    [
+      messages.map((m) => m.exchange),
+      messages.map((m) => m.routing_key),
+      messages.map((m) => m.message_id),
+      messages.map((m) => toJsonb(m.envelope)),
+    ],
+  )
+  return rowCount
+}
+
+/** Rows not yet confirmed by the bus. */
+export async function pendingOutboxCount(q: Queryable): Promise<number> {
+  const {rows} = await q.query<{n: number}>('SELECT count(*)::int AS n FROM attune.outbox WHERE sent_at IS NULL')
+  return rows[0].n
+}
+
+/** Deletes rows sent longer than `olderThanMs` ago; returns how many. */
+export async function pruneSentOutbox(q: Queryable, olderThanMs: number): Promise<number> {
+  const {rowCount} = await q.query(
+    "DELETE FROM attune.outbox WHERE sent_at IS NOT NULL AND sent_at < now() - $1::double precision * interval '1 millisecond'",
+    [olderThanMs],
+  )
+  return rowCount
+}
+
+export interface OutboxRelayOptions {
+  /** Rows claimed and published per round (default 500). */
+  batchSize?: number
+  /** How long a claim protects rows from other relays (default 60 s): longer than any publish. */
+  leaseMs?: number
+  /** The background loop looks for new rows this often when nobody calls `notify()` (default 1 s). */
+  idleMs?: number
+  /** Retry pacing after a failure (default 200 ms doubling to 15 s, ±20 %). */
+  backoff?: {initialMs?: number; maxMs?: number}
+  /** Sent rows are deleted after this long (default one day); 0 keeps them. */
+  retainSentMs?: number
+  /** Called for every failed round with the delay before the next one. */
+  onError?: (error: Error, delayMs: number) => void
+}
+
+export interface RelayStats {
+  /** Rows confirmed and marked sent by this relay. */
+  sent: number
+  /** Rounds that failed (broker or database unavailable, messages not confirmed). */
+  failures: number
+  last_error: string | null
+  last_sent_at: Date | null
+}
+
+export interface FlushResult {
+  /** Rows this flush published. */
+  sent: number
+  /** Unsent rows left in the outbox when it returned (0 unless it gave up). */
+  pending: number
+  /** Why it gave up, when it did. */
+  error: string | null
+}
+
+/** Some messages of a round were not confirmed; they stay in the outbox for the next one. */
+export class PublishError extends Error {
+  override readonly name = 'PublishError'
+}
+
+interface ClaimedRow extends WireMessage {
+  id: number
+}
+
+export class OutboxRelay {
+  private readonly batchSize: number
+  private readonly leaseMs: number
+  private readonly idleMs: number
+  private readonly retainSentMs: number
+  private readonly backoff: Backoff
+  private readonly backoffRange: [number, number]
+  private running: Promise<void> | undefined
+  private stopping = false
+  private wake: (() => void) | undefined
+  private interrupt: (() => void) | undefined
+  private woken = false
+  private lastPrune = 0
+  readonly stats: RelayStats = {sent: 0, failures: 0, last_error: null, last_sent_at: null}
+
+  constructor(
+    private readonly db: Queryable,
+    readonly bus: Bus,
+    private readonly options: OutboxRelayOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 500
+    this.leaseMs = options.leaseMs ?? 60_000
+    this.idleMs = options.idleMs ?? 1_000
+    this.retainSentMs = options.retainSentMs ?? 86_400_000
+    this.backoffRange = [options.backoff?.initialMs ?? 200, options.backoff?.maxMs ?? 15_000]
+    this.backoff = new Backoff(...this.backoffRange)
+  }
+
+  /**
+   * One round: claim up to `batchSize` unsent rows, publish them, mark the confirmed ones sent
+   * and release the rest. Returns how many were sent; throws when anything was not (the bus
+   * is down, the broker nacked) so the caller backs off.
+   */
+  async relayBatch(): Promise<number> {
+    const rows = await this.claim()
+    if (rows.length === 0) return 0
+    let confirmed: string[]
+    let failed: Array<{message_id: string; error: string}>
+    try {
+      ;({confirmed, failed} = await this.bus.publish(rows))
+    } catch (error) {
+      await this.release(rows.map((row) => ({id: row.id, error: errorMessage(error)})))
+      throw error
+    }
+    const byMessage = new Map(rows.map((row) => [row.message_id, row.id]))
+    if (confirmed.length > 0) {
+      await this.db.query('UPDATE attune.outbox SET sent_at = now(), claimed_until = NULL, last_error = NULL WHERE id = ANY($1::bigint[])', [
+        confirmed.map((id) => byMessage.get(id)),
+      ])
+      this.stats.sent += confirmed.length
+      this.stats.last_sent_at = new Date()
+    }
+    if (failed.length > 0) {
+      await this.release(failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))
+      throw new PublishError(`${failed.length} of ${rows.length} messages were not confirmed: ${failed[0].error}`)
+    }
+    return confirmed.length
+  }
+
+  private async claim(): Promise<ClaimedRow[]> {
+    // The stored envelope says retry_count 0; a retry publishes the same message (same
+    // message_id) with the count of earlier attempts.
+    const {rows} = await this.db.query<ClaimedRow>(
+      `UPDATE attune.outbox o
+          SET claimed_until = now() + $2::double precision * interval '1 millisecond', attempts = o.attempts + 1
+        WHERE o.id IN (
+          SELECT id FROM attune.outbox
+           WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
+           ORDER BY id LIMIT $1
+           FOR UPDATE SKIP LOCKED)
+        RETURNING o.id, o.exchange, o.routing_key, o.message_id,
+          o.message->>'correlation_id' AS correlation_id, o.message->>'message_type' AS message_type,
+          o.message->>'timestamp' AS timestamp, o.message->'headers'->>'trace_id' AS trace_id,
+          o.attempts - 1 AS retry_count,
+          CASE WHEN o.attempts > 1 THEN jsonb_set(o.message, '{headers,retry_count}', to_jsonb(o.attempts - 1))::text
+               ELSE o.message::text END AS body`,
+      [this.batchSize, this.leaseMs],
+    )
+    // RETURNING has no defined order: publish in outbox order.
+    return rows.sort((a, b) => a.id - b.id)
+  }
+
+  private async release(rows: Array<{id: number; error: string}>): Promise<void> {
+    try {
+      await this.db.query(
+        `UPDATE attune.outbox o SET claimed_until = NULL, last_error = f.error
+           FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE o.id = f.id`,
+        [rows.map((r) => r.id), rows.map((r) => r.error.slice(0, 2000))],
+      )
+    } catch {
+      // The database is gone too: the lease runs out and the rows are claimed again.
+    }
+  }
+
+  /**
+   * Publishes until no claimable row is left. Failures are retried with the backoff until
+   * `timeoutMs` (default 30 s) has passed; then it returns with `error` set and the rows
+   * still in the outbox (nothing is lost: the next relay publishes them).
+   */
+  async flush(options: {timeoutMs?: number} = {}): Promise<FlushResult> {
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000)
+    const backoff = new Backoff(...this.backoffRange)
+    let sent = 0
+    let lastError: string | null = null
+    for (;;) {
+      try {
+        const n = await this.relayBatch()
+        sent += n
+        lastError = null
+        backoff.reset()
+        if (n === 0) break
+      } catch (error) {
+        lastError = errorMessage(error)
+        this.noteFailure(error as Error)
+        const delay = backoff.next()
+        if (Date.now() + delay >= deadline) break
+        await sleep(delay)
+      }
+    }
+    const pending = lastError === null ? 0 : await pendingOutboxCount(this.db).catch(() => -1)
+    return {sent, pending, error: lastError}
+  }
+
+  private noteFailure(error: Error): void {
+    this.stats.failures++
+    this.stats.last_error = errorMessage(error)
+  }
+
+  /** Runs the relay in the background until `stop()`. */
+  start(): void {
+    if (this.running) return
+    this.stopping = false
+    this.running = this.loop().finally(() => {
+      this.running = undefined
+    })
+  }
+
+  /** New rows were committed: look now instead of at the next idle tick. */
+  notify(): void {
+    if (this.wake) this.wake()
+    else this.woken = true
+  }
+
+  /** Stops the background loop after its current round. */
+  async stop(): Promise<void> {
+    this.stopping = true
+    this.interrupt?.()
+    await this.running
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const sent = await this.relayBatch()
+        this.backoff.reset()
+        if (sent > 0) continue
+        await this.maybePrune()
+        await this.pause(this.idleMs, true)
+      } catch (error) {
+        const delay = this.backoff.next()
+        this.noteFailure(error as Error)
+        this.options.onError?.(error instanceof Error ? error : new Error(String(error)), delay)
+        // A failed round waits out its backoff: new rows would only fail the same way.
+        await this.pause(delay, false)
+      }
+    }
+  }
+
+  /** Waits `ms`; `stop()` always ends the wait early, `notify()` only when `wakeOnNotify`. */
+  private pause(ms: number, wakeOnNotify: boolean): Promise<void> {
+    if (this.stopping) return Promise.resolve()
+    if (wakeOnNotify && this.woken) {
+      this.woken = false
+      return Promise.resolve()
+    }
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer)
+        this.wake = undefined
+        this.interrupt = undefined
+        resolve()
+      }
+      const timer = setTimeout(finish, ms)
+      this.interrupt = finish
+      if (wakeOnNotify) this.wake = finish
+    })
+  }
+
+  private async maybePrune(): Promise<void> {
+    if (this.retainSentMs <= 0 || Date.now() - this.lastPrune < 600_000) return
+    this.lastPrune = Date.now()
+    await pruneSentOutbox(this.db, this.retainSentMs)
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}

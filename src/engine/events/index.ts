@@ -1,0 +1,22 @@
+/**
+ * Events, enforcements and their messages: what the daemon (and `attune sensor run-once
+ * --persist`) does with the events of a poll. See `pipeline.ts`.
+ *
+ * ```ts
+ * const pipeline = new EventPipeline(store, {onCommitted: () => relay.notify()})
+ * await pipeline.persist({trigger: {id, ref}, sensor: {id, ref}, config: snapshot, events: result.events})
+ * ```
+ */
+export {EventPipeline} from './pipeline.js'
+export type {
+  EventPipelineOptions,
+  PersistResult,
+  PollEvents,
+  PreviewEvent,
+  PreviewResult,
+  RuleMatch,
+  StoredEnforcement,
+  StoredEvent,
+} from './pipeline.js'
+export {activateRule, RuleCache, type ActiveRule, type RuleLoad} from './rules.js'
+export {configSnapshot, payloadChecker, SECRET_MASK, sensorPollConfig} from './snapshot.js'

@@ -1,0 +1,360 @@
+/**
+ * The event pipeline: what happens to the events of a poll (SPEC §7, §9). In ONE transaction:
+ *
+ * 1. the enabled rules of the poll's trigger are looked up (compiled once, cached, refreshed
+ *    when a rule row changes: see `rules.ts`) and matched against every payload in JS;
+ * 2. one SQL statement inserts the events (with the sensor's config snapshot), an enforcement
+ *    per (rule, event) match (status `created`; unique per rule and event), and the outbox rows
+ *    `event.created` / `enforcement.created` with the SPEC §7 envelope.
+ *
+ * Rows travel as arrays (`unnest`), so a batch of any size costs the same few round trips:
+ * BEGIN, the rule check, the insert, COMMIT. The daemon passes several polls at once under
+ * load (group commit). Either everything of a call is stored, or nothing is.
+ */
+import {randomUUID} from 'node:crypto'
+import {EVENTS_EXCHANGE, EXECUTIONS_EXCHANGE, SOURCE_SERVICE} from '../bus/envelope.js'
+import {AbortError} from '../errors.js'
+import type {Queryable, Store} from '../store/types.js'
+import type {GroupTrace} from '../rules/index.js'
+import {RuleCache, type ActiveRule} from './rules.js'
+
+/** The events of one poll and where they come from. */
+export interface PollEvents {
+  /** The trigger the events are of; `id` is looked up by `ref` when absent. */
+  trigger: {id?: number | null; ref: string}
+  /** The sensor that produced them (`null` for system events); `id` is looked up by `ref` when absent. */
+  sensor?: {id?: number | null; ref: string} | null
+  /** Config snapshot stored with every event and sent in `event.created` (mask secrets first). */
+  config?: unknown
+  /** The payloads, as the sensor emitted them: one JSON object per event. */
+  events: readonly unknown[]
+  /** `headers.trace_id` of every message of this poll; a fresh UUID by default. */
+  trace_id?: string
+}
+
+export interface StoredEnforcement {
+  id: number
+  rule_id: number
+  rule_ref: string
+  action_ref: string
+  event_id: number
+  message_id: string
+}
+
+export interface StoredEvent {
+  id: number
+  /** Position of the poll in the call, and of the event in its poll. */
+  poll: number
+  index: number
+  trigger_ref: string
+  message_id: string
+  enforcements: StoredEnforcement[]
+}
+
+export interface PersistResult {
+  events: StoredEvent[]
+  enforcements: StoredEnforcement[]
+  /** Outbox rows written (one per event and one per enforcement). */
+  messages: number
+  /** Rules skipped because they no longer compile (see `RuleCache`). */
+  warnings: string[]
+}
+
+export interface RuleMatch {
+  rule_id: number
+  rule_ref: string
+  label: string
+  action_ref: string
+  matched: boolean
+  /** Only with `explain`. */
+  trace?: GroupTrace
+}
+
+export interface PreviewEvent {
+  poll: number
+  index: number
+  trigger_ref: string
+  payload: unknown
+  /** Every enabled rule of the trigger, matched or not. */
+  rules: RuleMatch[]
+}
+
+export interface PreviewResult {
+  events: PreviewEvent[]
+  warnings: string[]
+}
+
+export interface EventPipelineOptions {
+  /** Share one cache between pipelines (the daemon keeps one for its lifetime). */
+  rules?: RuleCache
+  /** `headers.source_service` of the messages. */
+  sourceService?: string
+  /** Called after every commit that wrote outbox rows: wire the relay's `notify()` here. */
+  onCommitted?: (result: PersistResult) => void
+}
+
+/** Input rows for the insert statement, built in JS after matching. */
+interface Batch {
+  polls: Array<{triggerId: number | null; triggerRef: string; sensorId: number | null; sensorRef: string | null; config: string | null; traceId: string}>
+  events: Array<{poll: number; index: number; payload: string}>
+  rules: ActiveRule[]
+  /** (event ordinal, rule ordinal), both 1-based. */
+  matches: Array<[number, number]>
+}
+
+// Ids are drawn from the sequences up front (in a MATERIALIZED CTE, evaluated once) so the
+// enforcement and outbox rows can refer to the events of the same statement, and so every
+// input row's id comes back tagged with its position. The envelopes are built here, in SQL,
+// because only here are the ids known; bus/envelope.ts documents the same shape.
+const INSERT_SQL = `
+WITH
+p AS (
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[])
+    WITH ORDINALITY AS p(trigger_id, trigger_ref, sensor_id, sensor_ref, config, trace_id, i)
+),
+ev AS MATERIALIZED (
+  SELECT nextval('attune.event_id_seq'::regclass) AS id, gen_random_uuid()::text AS message_id, e.ord, e.payload,
+         COALESCE(p.trigger_id, (SELECT t.id FROM attune.trigger t WHERE t.ref = p.trigger_ref)) AS trigger_id,
+         p.trigger_ref, p.sensor_ref, p.config, p.trace_id,
+         COALESCE(p.sensor_id, (SELECT s.id FROM attune.sensor s WHERE s.ref = p.sensor_ref)) AS sensor_id
+    FROM unnest($7::int[], $8::jsonb[]) WITH ORDINALITY AS e(poll, payload, ord)
+    JOIN p ON p.i = e.poll
+),
+r AS (
+  SELECT * FROM unnest($9::bigint[], $10::text[], $11::text[], $12::jsonb[]) WITH ORDINALITY AS r(rule_id, rule_ref, condition, conditions, i)
+),
+m AS MATERIALIZED (
+  SELECT nextval('attune.enforcement_id_seq'::regclass) AS id, gen_random_uuid()::text AS message_id, x.ord,
+         ev.id AS event_id, ev.message_id AS event_message_id, ev.trigger_ref, ev.payload, ev.trace_id,
+         r.rule_id, r.rule_ref, r.condition, r.conditions
+    FROM unnest($13::int[], $14::int[]) WITH ORDINALITY AS x(event_ord, rule_i, ord)
+    JOIN ev ON ev.ord = x.event_ord
+    JOIN r ON r.i = x.rule_i
+),
+ins_ev AS (
+  INSERT INTO attune.event (id, trigger, trigger_ref, config, payload, source, source_ref)
+  SELECT id, trigger_id, trigger_ref, config, payload, sensor_id, sensor_ref FROM ev
+),
+ins_enf AS (
+  INSERT INTO attune.enforcement (id, rule, rule_ref, trigger_ref, event, status, payload, condition, conditions)
+  SELECT id, rule_id, rule_ref, trigger_ref, event_id, 'created', payload, condition, conditions FROM m
+  ON CONFLICT (rule, event) DO NOTHING
+  RETURNING id
+),
+ins_out AS (
+  INSERT INTO attune.outbox (exchange, routing_key, message_id, message)
+  SELECT '${EVENTS_EXCHANGE}', 'event.created', message_id, jsonb_build_object(
+           'message_id', message_id, 'correlation_id', message_id, 'message_type', 'event.created',
+           'version', '1.0', 'timestamp', $15::text,
+           'headers', jsonb_build_object('retry_count', 0, 'source_service', $16::text, 'trace_id', trace_id),
+           'payload', jsonb_build_object('event_id', id, 'trigger_id', trigger_id, 'trigger_ref', trigger_ref,
+                                         'sensor_id', sensor_id, 'sensor_ref', sensor_ref, 'payload', payload, 'config', config))
+    FROM ev
+  UNION ALL
+  SELECT '${EXECUTIONS_EXCHANGE}', 'enforcement.created', m.message_id, jsonb_build_object(
+           'message_id', m.message_id, 'correlation_id', m.event_message_id, 'message_type', 'enforcement.created',
+           'version', '1.0', 'timestamp', $15::text,
+           'headers', jsonb_build_object('retry_count', 0, 'source_service', $16::text, 'trace_id', m.trace_id),
+           'payload', jsonb_build_object('enforcement_id', m.id, 'rule_id', m.rule_id, 'rule_ref', m.rule_ref,
+                                         'event_id', m.event_id, 'trigger_ref', m.trigger_ref, 'payload', m.payload))
+    FROM m JOIN ins_enf USING (id)
+  RETURNING 1
+)
+SELECT 'event' AS kind, ord::int AS ord, id, message_id FROM ev
+UNION ALL
+SELECT 'enforcement', m.ord::int, m.id, m.message_id FROM m JOIN ins_enf USING (id)
+UNION ALL
+SELECT 'outbox', count(*)::int, NULL, NULL FROM ins_out`
+
+export class EventPipeline {
+  readonly rules: RuleCache
+  private readonly sourceService: string
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: EventPipelineOptions = {},
+  ) {
+    this.rules = options.rules ?? new RuleCache()
+    this.sourceService = options.sourceService ?? SOURCE_SERVICE
+  }
+
+  /**
+   * Stores the events of one or more polls with their enforcements and outbox rows, in one
+   * transaction. Throws an `AbortError` for input that cannot be stored (naming the poll and
+   * event) before touching the database; a database failure rolls everything back.
+   */
+  async persist(polls: PollEvents | readonly PollEvents[]): Promise<PersistResult> {
+    const list = Array.isArray(polls) ? (polls as readonly PollEvents[]) : [polls as PollEvents]
+    const prepared = prepare(list)
+    if (prepared.events.length === 0) return {events: [], enforcements: [], messages: 0, warnings: []}
+    const result = await this.store.transaction((tx) => this.write(tx, list, prepared))
+    if (result.messages > 0) this.options.onCommitted?.(result)
+    return result
+  }
+
+  /** As `persist`, inside a transaction the caller runs (and commits). */
+  async persistIn(tx: Queryable, polls: readonly PollEvents[]): Promise<PersistResult> {
+    const prepared = prepare(polls)
+    if (prepared.events.length === 0) return {events: [], enforcements: [], messages: 0, warnings: []}
+    return this.write(tx, polls, prepared)
+  }
+
+  /**
+   * A dry run: which enabled rules each event would match, exactly as `persist` decides,
+   * without writing anything. `explain` adds the condition-by-condition trace.
+   */
+  async preview(q: Queryable, polls: readonly PollEvents[], options: {explain?: boolean} = {}): Promise<PreviewResult> {
+    const prepared = prepare(polls)
+    const {byTrigger, warnings} = await this.rules.load(q, polls.map((poll) => poll.trigger.ref))
+    const events = prepared.events.map(({poll, index}): PreviewEvent => {
+      const source = polls[poll]
+      const payload = source.events[index]
+      const rules = (byTrigger.get(source.trigger.ref) ?? []).map((rule): RuleMatch => {
+        const base = {rule_id: rule.id, rule_ref: rule.ref, label: rule.label, action_ref: rule.action_ref}
+        if (!options.explain) return {...base, matched: rule.test(payload)}
+        const {matched, trace} = rule.explain(payload)
+        return {...base, matched, trace}
+      })
+      return {poll, index, trigger_ref: source.trigger.ref, payload, rules}
+    })
+    return {events, warnings}
+  }
+
+  private async write(tx: Queryable, polls: readonly PollEvents[], prepared: Prepared): Promise<PersistResult> {
+    const {byTrigger, warnings} = await this.rules.load(tx, polls.map((poll) => poll.trigger.ref))
+    const batch = match(polls, prepared, byTrigger)
+    const {rows} = await tx.query<{kind: string; ord: number; id: number | null; message_id: string | null}>(INSERT_SQL, [
+      batch.polls.map((p) => p.triggerId),
+      batch.polls.map((p) => p.triggerRef),
+      batch.polls.map((p) => p.sensorId),
+      batch.polls.map((p) => p.sensorRef),
+      batch.polls.map((p) => p.config),
+      batch.polls.map((p) => p.traceId),
+      batch.events.map((e) => e.poll),
+      batch.events.map((e) => e.payload),
+      batch.rules.map((r) => r.id),
+      batch.rules.map((r) => r.ref),
+      batch.rules.map((r) => r.condition),
+      batch.rules.map((r) => JSON.stringify(r.conditions)),
+      batch.matches.map(([event]) => event),
+      batch.matches.map(([, rule]) => rule),
+      new Date().toISOString(),
+      this.sourceService,
+    ])
+    const events: StoredEvent[] = new Array(batch.events.length)
+    const enforcementRows: Array<{ord: number; id: number; message_id: string}> = []
+    let messages = 0
+    for (const row of rows) {
+      if (row.kind === 'event') {
+        const input = batch.events[row.ord - 1]
+        events[row.ord - 1] = {
+          id: row.id!,
+          poll: input.poll - 1,
+          index: input.index,
+          trigger_ref: batch.polls[input.poll - 1].triggerRef,
+          message_id: row.message_id!,
+          enforcements: [],
+        }
+      } else if (row.kind === 'enforcement') {
+        enforcementRows.push({ord: row.ord, id: row.id!, message_id: row.message_id!})
+      } else {
+        messages = row.ord
+      }
+    }
+    const enforcements = enforcementRows
+      .sort((a, b) => a.ord - b.ord)
+      .map(({ord, id, message_id}): StoredEnforcement => {
+        const [eventOrd, ruleOrd] = batch.matches[ord - 1]
+        const event = events[eventOrd - 1]
+        const rule = batch.rules[ruleOrd - 1]
+        const enforcement = {id, rule_id: rule.id, rule_ref: rule.ref, action_ref: rule.action_ref, event_id: event.id, message_id}
+        event.enforcements.push(enforcement)
+        return enforcement
+      })
+    return {events, enforcements, messages, warnings}
+  }
+}
+
+interface Prepared {
+  polls: Batch['polls']
+  /** Every event in call order: its poll (0-based), index in the poll, and payload as JSON. */
+  events: Array<{poll: number; index: number; payload: string}>
+}
+
+const REF = /^[\w-]+(\.[\w-]+)+$/
+
+/** Checks and serialises the input; every problem names the poll and event. */
+function prepare(polls: readonly PollEvents[]): Prepared {
+  const prepared: Prepared = {polls: [], events: []}
+  polls.forEach((poll, p) => {
+    const where = polls.length > 1 ? `poll ${p}: ` : ''
+    if (!poll || typeof poll !== 'object') throw new AbortError(`${where}expected {trigger, events}`, {code: 'event_invalid'})
+    if (typeof poll.trigger?.ref !== 'string' || !REF.test(poll.trigger.ref)) {
+      throw new AbortError(`${where}trigger ref must look like pack.name, got ${JSON.stringify(poll.trigger?.ref)}`, {code: 'event_invalid'})
+    }
+    if (poll.sensor && (typeof poll.sensor.ref !== 'string' || !REF.test(poll.sensor.ref))) {
+      throw new AbortError(`${where}sensor ref must look like pack.name, got ${JSON.stringify(poll.sensor.ref)}`, {code: 'event_invalid'})
+    }
+    if (!Array.isArray(poll.events)) throw new AbortError(`${where}events must be a list`, {code: 'event_invalid'})
+    prepared.polls.push({
+      triggerId: poll.trigger.id ?? null,
+      triggerRef: poll.trigger.ref,
+      sensorId: poll.sensor?.id ?? null,
+      sensorRef: poll.sensor?.ref ?? null,
+      config: poll.config === undefined || poll.config === null ? null : toStorableJson(poll.config, `${where}config`),
+      traceId: poll.trace_id ?? randomUUID(),
+    })
+    poll.events.forEach((payload, index) => {
+      if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+        const type = payload === null ? 'null' : Array.isArray(payload) ? 'an array' : `a ${typeof payload}`
+        throw new AbortError(`${where}event ${index} must be a JSON object, got ${type}`, {code: 'event_invalid'})
+      }
+      prepared.events.push({poll: p, index, payload: toStorableJson(payload, `${where}event ${index}`)})
+    })
+  })
+  return prepared
+}
+
+/**
+ * JSON text PostgreSQL's jsonb accepts. It refuses `\u0000` and unpaired surrogates, which
+ * JavaScript strings may hold: refuse them here, by name, instead of failing the statement.
+ */
+function toStorableJson(value: unknown, what: string): string {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value)
+  } catch (error) {
+    throw new AbortError(`${what} cannot be stored as JSON: ${(error as Error).message}`, {code: 'event_invalid'})
+  }
+  if (text === undefined) throw new AbortError(`${what} cannot be stored as JSON`, {code: 'event_invalid'})
+  if (text.includes('\\u0000')) {
+    throw new AbortError(`${what} contains a NUL character (\\u0000), which PostgreSQL cannot store in JSON`, {code: 'event_invalid'})
+  }
+  if (/\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f])|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}/i.test(text)) {
+    throw new AbortError(`${what} contains an unpaired UTF-16 surrogate, which is not valid Unicode`, {code: 'event_invalid'})
+  }
+  return text
+}
+
+/** Matches every event against its trigger's rules; returns the statement's input. */
+function match(polls: readonly PollEvents[], prepared: Prepared, byTrigger: Map<string, ActiveRule[]>): Batch {
+  const batch: Batch = {polls: prepared.polls, events: [], rules: [], matches: []}
+  const ruleOrdinal = new Map<number, number>()
+  prepared.events.forEach(({poll, index, payload}, i) => {
+    batch.events.push({poll: poll + 1, index, payload})
+    const rules = byTrigger.get(polls[poll].trigger.ref)
+    if (!rules || rules.length === 0) return
+    const value = polls[poll].events[index]
+    for (const rule of rules) {
+      if (!rule.test(value)) continue
+      let ordinal = ruleOrdinal.get(rule.id)
+      if (ordinal === undefined) {
+        batch.rules.push(rule)
+        ordinal = batch.rules.length
+        ruleOrdinal.set(rule.id, ordinal)
+      }
+      batch.matches.push([i + 1, ordinal])
+    }
+  })
+  return batch
+}

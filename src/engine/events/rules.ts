@@ -1,0 +1,126 @@
+/**
+ * The enabled rules of each trigger, compiled once and kept until they change. Every lookup
+ * asks the database which enabled rules a trigger has and at which row version (`xmin`, which
+ * changes with every update), in one small query; only new or changed rules are fetched and
+ * compiled again. So a rule edited, enabled, disabled or deleted by any process (another
+ * daemon, `attune pack register`) is seen by the next batch, with no message needed.
+ */
+import {compileRule, normaliseConditions, plainLocator} from '../rules/index.js'
+import type {CompiledRule, ConditionGroup, ConditionNode, GroupTrace, JsonObject, RuleDefinition} from '../rules/index.js'
+import {errorMessage} from '../errors.js'
+import type {RuleRow} from '../store/queries.js'
+import type {Queryable} from '../store/types.js'
+
+/** A rule ready to match: its row's identity and its compiled conditions. */
+export interface ActiveRule {
+  id: number
+  ref: string
+  label: string
+  trigger_ref: string
+  action_ref: string
+  /** The row version this was compiled from. */
+  version: string
+  /** Root group kind and children, as the enforcement row stores them. */
+  condition: 'all' | 'any'
+  conditions: ConditionNode[]
+  compiled: CompiledRule
+  test(payload: unknown): boolean
+  explain(payload: unknown): {matched: boolean; trace: GroupTrace}
+}
+
+export interface RuleLoad {
+  /** Enabled rules per trigger ref, in creation order (every asked ref has an entry). */
+  byTrigger: Map<string, ActiveRule[]>
+  /** Rules that could not be compiled (edited in the database by hand): skipped, named here. */
+  warnings: string[]
+}
+
+/** Turns a stored rule row into a compiled rule; throws an `AbortError` naming the rule. */
+export function activateRule(row: RuleRow, version = ''): ActiveRule {
+  const locate = plainLocator(`rule ${row.ref}`)
+  const group: ConditionGroup = normaliseConditions(row.conditions, ['conditions'], {locate})
+  const definition: RuleDefinition = {
+    ref: row.ref,
+    pack_ref: row.pack_ref ?? row.ref.split('.')[0],
+    label: row.label,
+    description: row.description,
+    trigger_ref: row.trigger_ref,
+    trigger_params: (row.trigger_params ?? {}) as JsonObject,
+    conditions: group,
+    action_ref: row.action_ref,
+    action_params: (row.action_params ?? {}) as JsonObject,
+    enabled: row.enabled,
+  }
+  const compiled = compileRule(definition, {locate: (_node, position) => `rule ${row.ref}: ${position}`})
+  const {conditions} = compiled
+  return {
+    id: row.id,
+    ref: row.ref,
+    label: row.label,
+    trigger_ref: row.trigger_ref,
+    action_ref: row.action_ref,
+    version,
+    condition: 'all' in group ? 'all' : 'any',
+    conditions: 'all' in group ? group.all : group.any,
+    compiled,
+    test: conditions.test,
+    explain(payload) {
+      const trace = conditions.explain(payload)
+      return {matched: trace.result, trace}
+    },
+  }
+}
+
+export class RuleCache {
+  private readonly rules = new Map<number, ActiveRule>()
+  private readonly broken = new Map<number, {version: string; warning: string}>()
+  /** How many rules were compiled so far (tests and metrics: a warm cache compiles none). */
+  compilations = 0
+
+  /** Forgets everything: the next lookup compiles afresh. */
+  invalidate(): void {
+    this.rules.clear()
+    this.broken.clear()
+  }
+
+  /** The enabled rules of the given triggers, as of now in `q` (a transaction sees its own view). */
+  async load(q: Queryable, triggerRefs: Iterable<string>): Promise<RuleLoad> {
+    const refs = [...new Set(triggerRefs)]
+    const byTrigger = new Map<string, ActiveRule[]>(refs.map((ref) => [ref, []]))
+    const warnings: string[] = []
+    if (refs.length === 0) return {byTrigger, warnings}
+    const {rows: current} = await q.query<{id: number; trigger_ref: string; version: string}>(
+      `SELECT id, trigger_ref, xmin::text AS version FROM attune.rule
+        WHERE enabled AND trigger_ref = ANY($1::text[]) ORDER BY created, id`,
+      [refs],
+    )
+    const stale = current.filter((r) => this.rules.get(r.id)?.version !== r.version && this.broken.get(r.id)?.version !== r.version)
+    if (stale.length > 0) {
+      const {rows} = await q.query<RuleRow & {version: string}>('SELECT *, xmin::text AS version FROM attune.rule WHERE id = ANY($1::bigint[])', [
+        stale.map((r) => r.id),
+      ])
+      for (const row of rows) {
+        this.rules.delete(row.id)
+        this.broken.delete(row.id)
+        try {
+          this.rules.set(row.id, activateRule(row, row.version))
+          this.compilations++
+        } catch (error) {
+          this.broken.set(row.id, {version: row.version, warning: `rule ${row.ref} skipped: ${errorMessage(error)}`})
+        }
+      }
+    }
+    for (const {id, trigger_ref: triggerRef, version} of current) {
+      const rule = this.rules.get(id)
+      if (rule && rule.version === version) byTrigger.get(triggerRef)?.push(rule)
+      else {
+        const broken = this.broken.get(id)
+        if (broken) warnings.push(broken.warning)
+      }
+    }
+    // Rules that are gone or disabled leave the cache, so it never outgrows the table.
+    const live = new Set(current.map((r) => r.id))
+    for (const [id, rule] of this.rules) if (!live.has(id) && byTrigger.has(rule.trigger_ref)) this.rules.delete(id)
+    return {byTrigger, warnings}
+  }
+}
