@@ -44,7 +44,11 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as typeof this.flags
     this.args = args as typeof this.args
-    // Ctrl-C or a TERM must not leave sensor processes behind: exiting runs the engine's cleanup.
+    this.installSignalHandlers()
+  }
+
+  /** Ctrl-C or a TERM must not leave sensor processes behind: exiting runs the engine's cleanup. */
+  protected installSignalHandlers(): void {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       process.once(signal, () => {
         killAllSensorProcesses()

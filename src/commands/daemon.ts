@@ -1,0 +1,89 @@
+import {Flags} from '@oclif/core'
+import type {DaemonStatus} from '../daemon/daemon.js'
+import {AbortError} from '../engine/errors.js'
+import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import {AttuneCommand, databaseFlags} from './base.js'
+
+export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
+
+export default class DaemonCommand extends AttuneCommand<typeof DaemonCommand> {
+  static override summary = 'Run the sensor daemon: poll sensors, store events, match rules, publish enforcements.'
+
+  static override description = `Polls every enabled sensor on its interval, stores each poll's events, enforcements and
+outbox messages in one transaction, and publishes them on RabbitMQ (--amqp-url, ATTUNE_AMQP_URL)
+or the in-process bus. Sensor and rule changes in the database are picked up without a restart.
+
+With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
+socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
+
+On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes JSON log lines.
+SIGTERM or Ctrl-C stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
+a second signal stops it at once.`
+
+  static override examples = [
+    {description: 'Run the core and example packs on the embedded database', command: '<%= config.bin %> <%= command.id %> --packs packs/core --packs packs/examples'},
+    {description: 'Production: PostgreSQL, RabbitMQ, health endpoints', command: 'ATTUNE_DATABASE_URL=postgres://attune@db/attune ATTUNE_AMQP_URL=amqp://rabbit <%= config.bin %> <%= command.id %> --health-port 9464 --no-ui'},
+  ]
+
+  static override flags = {
+    ...databaseFlags,
+    'amqp-url': Flags.string({description: 'RabbitMQ URL (default: ATTUNE_AMQP_URL, amqp.url; unset: the in-process bus).'}),
+    packs: Flags.string({description: 'Register this pack folder before starting (repeatable).', multiple: true, multipleNonGreedy: true}),
+    'health-port': Flags.integer({description: 'Serve /healthz and /metrics on 127.0.0.1:PORT (0 = any free port).', min: 0, max: 65_535}),
+    'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30).', min: 1}),
+    name: Flags.string({description: 'Worker name of this daemon (default: <hostname>:<pid>).'}),
+    'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal.'}),
+    'log-level': Flags.string({description: 'Least severe log level written.', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
+  }
+
+  /** The daemon handles signals itself: the first one stops gracefully, a second at once. */
+  protected override installSignalHandlers(): void {}
+
+  public async run(): Promise<DaemonResult> {
+    const {flags} = this
+    const {config} = this.loadConfig({
+      database: {url: flags['database-url']},
+      amqp: {url: flags['amqp-url']},
+      daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout']},
+    })
+    const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
+    const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
+    const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
+    const ring = ringLogger(300, level)
+    // --json keeps stdout for the one result document: the log goes to stderr then.
+    const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
+    const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name})
+
+    const signalled = new Promise<NodeJS.Signals>((resolve) => {
+      const first = (signal: NodeJS.Signals) => {
+        process.removeListener('SIGINT', first)
+        process.removeListener('SIGTERM', first)
+        const second = () => {
+          logger.warn('second signal: stopping at once')
+          killAllSensorProcesses()
+          process.exit(signal === 'SIGINT' ? 130 : 143)
+        }
+        process.once('SIGINT', second)
+        process.once('SIGTERM', second)
+        resolve(signal)
+      }
+      process.on('SIGINT', first)
+      process.on('SIGTERM', first)
+    })
+
+    try {
+      await daemon.start()
+    } catch (error) {
+      await daemon.stop(1000).catch(() => {})
+      if (error instanceof AbortError) throw error
+      throw new AbortError(`The daemon could not start: ${error instanceof Error ? error.message : String(error)}`, {code: 'daemon_start_failed', cause: error})
+    }
+    const dashboard = useDashboard ? await import('../ui/dashboard.js').then((ui) => ui.showDashboard(daemon, ring)) : undefined
+    const signal = await signalled
+    logger.info('signal received: shutting down', {signal})
+    const status = daemon.status()
+    const result = await daemon.stop(config.daemon.shutdown_timeout * 1000)
+    dashboard?.close()
+    return {...status, ...result}
+  }
+}

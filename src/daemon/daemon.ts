@@ -1,0 +1,467 @@
+import {hostname} from 'node:os'
+import {createBus, OutboxRelay, pendingOutboxCount, type Bus} from '../engine/bus/index.js'
+import type {AttuneConfig} from '../engine/config.js'
+import {AbortError, errorMessage} from '../engine/errors.js'
+import {configSnapshot, EventPipeline, sensorPollConfig} from '../engine/events/index.js'
+import {registerPacks} from '../engine/packs/index.js'
+import {executeSensor, planLaunch} from '../engine/sensor/execute.js'
+import {PersistentRunnerPool} from '../engine/sensor/persistent.js'
+import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import {resolveRuntimeName} from '../engine/sensor/runtimes.js'
+import {
+  listEnabledSensors,
+  migrationStatus,
+  openPgStore,
+  readMigrationFiles,
+  serveEmbeddedDatabase,
+  type EmbeddedServer,
+  type RuleRow,
+  type SensorRow,
+  type Store,
+} from '../engine/store/index.js'
+import {issueSensorToken} from '../engine/tokens/index.js'
+import {startHealthServer, type HealthServer} from './health.js'
+import type {Logger} from './logger.js'
+import {DaemonMetrics} from './metrics.js'
+import {PollScheduler, type PollOutcome, type SensorStatus} from './scheduler.js'
+import {LongRunningSupervisor, type SupervisorStatus, type TriggerInstance} from './supervisor.js'
+
+/**
+ * `attune daemon` (SPEC §9): the long-lived poller, composed from the same engine the CLI
+ * uses. It polls every enabled sensor through `executeSensor()`, stores each poll's events,
+ * enforcements and outbox rows in one transaction (`EventPipeline`), publishes through the
+ * outbox relay, supervises long-running sensors, and picks up sensor and rule changes from
+ * the database without a restart. A database outage pauses polling; a broker outage only
+ * grows the outbox.
+ */
+
+export interface DaemonOptions {
+  config: AttuneConfig
+  logger: Logger
+  /** Pack folders registered before the sensors are loaded. */
+  packs?: string[]
+  /** Port of /healthz and /metrics on 127.0.0.1; undefined: no server, 0: any free port. */
+  healthPort?: number
+  /** This daemon's worker name (default `<hostname>:<pid>`). */
+  name?: string
+  /** How often the sensor and rule tables are checked for changes (default 2 s). */
+  reloadIntervalMs?: number
+  /** Worker heartbeat and database probe period (default 5 s). */
+  heartbeatMs?: number
+}
+
+export interface DaemonStatus {
+  name: string
+  started_at: string
+  database: {ok: boolean; location: string; error: string | null}
+  broker: {kind: 'amqp' | 'local'; location: string; ok: boolean; error: string | null; pending: number; sent: number}
+  sensors: SensorStatus[]
+  long_running: SupervisorStatus[]
+}
+
+const BUILTIN = new Set(['builtin', 'core.sensor.builtin', 'core.builtin'])
+
+export class Daemon {
+  readonly metrics = new DaemonMetrics()
+  readonly name: string
+  private store?: Store
+  private embedded?: EmbeddedServer
+  private bus?: Bus
+  private relay?: OutboxRelay
+  private pipeline?: EventPipeline
+  private scheduler?: PollScheduler
+  private health?: HealthServer
+  private readonly runners = new PersistentRunnerPool()
+  private readonly sensors = new Map<string, SensorRow>()
+  private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string}>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly startedAt = new Date()
+  private databaseError: string | null = null
+  private pendingOutbox = 0
+  private stopping = false
+  private ruleVersion = ''
+  private dirtyStates = new Map<string, SensorStatus>()
+
+  constructor(private readonly options: DaemonOptions) {
+    this.name = options.name ?? `${hostname()}:${process.pid}`
+  }
+
+  get healthPort(): number | undefined {
+    return this.health?.port
+  }
+
+  async start(): Promise<void> {
+    const {config, logger} = this.options
+    this.store = await this.openDatabase()
+    if (this.options.packs?.length) {
+      const report = await registerPacks(this.store, this.options.packs)
+      logger.info('packs registered', {packs: report.packs, ...report.summary})
+    }
+    this.bus = createBus({amqpUrl: config.amqp.url})
+    this.relay = new OutboxRelay(this.store, this.bus, {
+      onError: (error, delayMs) => {
+        this.metrics.publishFailures.inc()
+        logger.warn('publishing is delayed', {error: error.message, retry_in_ms: delayMs})
+      },
+    })
+    this.relay.start()
+    this.pipeline = new EventPipeline(this.store, {onCommitted: () => this.relay?.notify()})
+    this.scheduler = new PollScheduler({
+      poll: (ref) => this.poll(ref),
+      maxConcurrent: config.sensor.max_concurrent_sensors,
+      maxRestartAttempts: config.sensor.max_restart_attempts,
+      maxBackoffMs: 5 * 60_000,
+      logger,
+      metrics: this.metrics,
+      onStatus: (status) => this.dirtyStates.set(status.ref, status),
+    })
+    await this.registerWorker('active')
+    await this.reload()
+    if (this.options.healthPort !== undefined) {
+      this.health = await startHealthServer(this.options.healthPort, {
+        health: () => this.healthReport(),
+        metrics: () => this.metrics.text(),
+      })
+      logger.info('health endpoints listening', {url: `http://127.0.0.1:${this.health.port}/healthz`})
+    }
+    this.every(this.options.reloadIntervalMs ?? 2000, () => this.reload())
+    this.every(this.options.heartbeatMs ?? 5000, () => this.heartbeat())
+    this.every(1000, () => this.flushSensorStates())
+    logger.info('daemon started', {
+      worker: this.name,
+      database: this.store.location,
+      broker: this.bus.location,
+      sensors: this.sensors.size,
+      long_running: this.supervisors.size,
+    })
+  }
+
+  /** The embedded database is served on its socket and used through it; PostgreSQL directly. */
+  private async openDatabase(): Promise<Store> {
+    const {config} = this.options
+    if (!config.database.url) {
+      this.embedded = await serveEmbeddedDatabase(config.home)
+      return openPgStore(this.embedded.url, {max: 4})
+    }
+    const store = await openPgStore(config.database.url, {max: 10})
+    let pending: number
+    try {
+      pending = (await migrationStatus(store)).filter((migration) => migration.applied_at === null).length
+    } catch {
+      pending = readMigrationFiles().length // no attune schema at all yet
+    }
+    if (pending > 0) {
+      await store.close()
+      throw new AbortError(`The database at ${store.location} has ${pending} pending migration(s).`, {
+        code: 'migrations_pending',
+        hint: 'Run `attune db migrate` (with the same --database-url) first.',
+      })
+    }
+    return store
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false
+    const timer = setInterval(() => {
+      if (running || this.stopping) return
+      running = true
+      fn()
+        .catch((error) => this.options.logger.error('background task failed', {error: errorMessage(error)}))
+        .finally(() => (running = false))
+    }, ms)
+    this.timers.push(timer)
+  }
+
+  /** One poll: run the sensor, then store what it produced. Throws only when the database is down. */
+  private async poll(ref: string): Promise<PollOutcome> {
+    const sensor = this.sensors.get(ref)
+    if (!sensor) return {ok: true, events: 0, enforcements: 0, durationMs: 0}
+    const {config} = this.options
+    const {config: sensorConfig, problems} = sensorPollConfig(sensor.param_schema, sensor.config)
+    if (problems.length > 0) {
+      return {ok: false, error: `config does not match the sensor's parameters: ${problems.join('; ')}`, events: 0, enforcements: 0, durationMs: 0}
+    }
+    const result = await executeSensor(
+      {ref: sensor.ref, entrypoint: sensor.entrypoint, runtime: sensor.runtime_ref, execution: sensor.execution, env: sensor.env ?? undefined},
+      {ref: sensor.trigger_ref},
+      sensorConfig,
+      {
+        timeoutMs: config.sensor.timeout * 1000,
+        maxOutputBytes: config.sensor.max_output_bytes,
+        interpreters: config.sensor.interpreters,
+        runners: this.runners,
+      },
+    )
+    if (result.error !== null) {
+      return {ok: false, error: `${result.error_type}: ${result.error}`, events: 0, enforcements: 0, durationMs: result.duration_ms}
+    }
+    let enforcements = 0
+    if (result.events.length > 0) {
+      const stored = await this.persist(() =>
+        this.pipeline!.persist({
+          trigger: {id: sensor.trigger, ref: sensor.trigger_ref},
+          sensor: {id: sensor.id, ref: sensor.ref},
+          config: configSnapshot(sensorConfig, sensor.param_schema),
+          events: result.events,
+        }),
+      )
+      enforcements = stored.enforcements.length
+      this.metrics.events.inc({trigger: sensor.trigger_ref}, stored.events.length)
+      for (const enforcement of stored.enforcements) this.metrics.enforcements.inc({rule: enforcement.rule_ref})
+    }
+    for (const warning of result.warnings) this.options.logger.warn('sensor warning', {sensor: ref, warning})
+    return {ok: true, events: result.events.length, enforcements, durationMs: result.duration_ms}
+  }
+
+  /**
+   * Runs a database write; on failure the database is marked down and polling pauses until the
+   * probe sees it again. The write is retried until it succeeds, so a poll's events are not lost.
+   */
+  private async persist<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await write()
+        return result
+      } catch (error) {
+        if (error instanceof AbortError && error.code !== 'database_unavailable') throw error
+        if (this.stopping && attempt > 0) throw error
+        this.markDatabaseDown(error)
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500 * 2 ** attempt, 5000)))
+      }
+    }
+  }
+
+  private markDatabaseDown(error: unknown): void {
+    if (this.databaseError === null) {
+      this.options.logger.error('database unavailable: polling paused', {error: errorMessage(error)})
+      this.metrics.databaseUp.set(0)
+      this.scheduler?.pause()
+    }
+    this.databaseError = errorMessage(error)
+  }
+
+  private markDatabaseUp(): void {
+    if (this.databaseError === null) return
+    this.databaseError = null
+    this.metrics.databaseUp.set(1)
+    this.options.logger.info('database is back: polling resumes')
+    this.scheduler?.resume()
+  }
+
+  /** Loads enabled sensors and rules; starts, restarts or stops what changed. */
+  private async reload(): Promise<void> {
+    const store = this.store!
+    let rows: SensorRow[]
+    let rules: RuleRow[]
+    try {
+      rows = await listEnabledSensors(store)
+      rules = (await store.query<RuleRow>('SELECT * FROM attune.rule WHERE enabled ORDER BY id')).rows
+    } catch (error) {
+      this.markDatabaseDown(error)
+      return
+    }
+    this.markDatabaseUp()
+    const seen = new Set<string>()
+    const defaultInterval = this.options.config.sensor.poll_interval
+    for (const row of rows) {
+      if (row.execution === 'long_running') continue
+      seen.add(row.ref)
+      this.sensors.set(row.ref, row)
+      const intervalMs = (row.poll_interval ?? defaultInterval) * 1000
+      this.scheduler!.upsert({ref: row.ref, intervalMs, version: new Date(row.updated).toISOString()})
+    }
+    for (const ref of this.scheduler!.refs()) {
+      if (!seen.has(ref)) {
+        this.scheduler!.remove(ref)
+        this.sensors.delete(ref)
+        this.runners.close(`${ref}\0${ref}`)
+        this.options.logger.info('sensor removed or disabled', {sensor: ref})
+      }
+    }
+    await this.reloadLongRunning(
+      rows.filter((row) => row.execution === 'long_running'),
+      rules,
+    )
+  }
+
+  private async reloadLongRunning(rows: SensorRow[], rules: RuleRow[]): Promise<void> {
+    const wanted = new Set<string>()
+    for (const row of rows) {
+      if (BUILTIN.has(row.runtime_ref) || (!resolveRuntimeName(row.runtime_ref) && row.runtime_ref.includes('builtin'))) continue
+      wanted.add(row.ref)
+      const triggers: TriggerInstance[] = rules
+        .filter((rule) => row.trigger_types.includes(rule.trigger_ref))
+        .map((rule) => ({id: rule.id, ref: rule.ref, trigger_ref: rule.trigger_ref, config: rule.trigger_params ?? {}}))
+      const version = new Date(row.updated).toISOString()
+      const running = this.supervisors.get(row.ref)
+      if (running && running.version === version) {
+        await running.supervisor.updateTriggers(triggers)
+        continue
+      }
+      if (running) await running.supervisor.stop()
+      const plan = await planLaunch({ref: row.ref, entrypoint: row.entrypoint, runtime: row.runtime_ref}, this.options.config.sensor.interpreters)
+      if ('error' in plan) {
+        this.options.logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
+        continue
+      }
+      const supervisor = new LongRunningSupervisor({
+        sensor: {id: row.id, ref: row.ref, triggerTypes: row.trigger_types, config: row.config ?? {}, env: row.env ?? undefined},
+        plan,
+        triggers,
+        issueToken: async () => {
+          const issued = await issueSensorToken(this.store!, {sensorRef: row.ref, triggerTypes: row.trigger_types}, this.options.config.auth.jwt_secret)
+          return {token: issued.token, expiresAt: new Date(issued.expires_at)}
+        },
+        onEvent: async (event) => {
+          const stored = await this.persist(() =>
+            this.pipeline!.persist({trigger: {ref: event.trigger_ref}, sensor: {id: row.id, ref: row.ref}, config: configSnapshot(row.config, row.param_schema), events: [event.payload]}),
+          )
+          this.metrics.events.inc({trigger: event.trigger_ref}, stored.events.length)
+          for (const enforcement of stored.enforcements) this.metrics.enforcements.inc({rule: enforcement.rule_ref})
+        },
+        logger: this.options.logger,
+      })
+      this.supervisors.set(row.ref, {supervisor, version})
+      await supervisor.start()
+    }
+    for (const [ref, {supervisor}] of this.supervisors) {
+      if (!wanted.has(ref)) {
+        await supervisor.stop()
+        this.supervisors.delete(ref)
+      }
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await this.registerWorker('active')
+      this.pendingOutbox = await pendingOutboxCount(this.store!)
+      this.metrics.outboxPending.set(this.pendingOutbox)
+      this.markDatabaseUp()
+    } catch (error) {
+      this.markDatabaseDown(error)
+    }
+  }
+
+  private async registerWorker(status: 'active' | 'inactive'): Promise<void> {
+    const capabilities = {
+      runtimes: this.options.config.sensor.capabilities.runtimes ?? ['python', 'node', 'shell', 'native', 'builtin'],
+      sensors: this.sensors.size + this.supervisors.size,
+    }
+    await this.store!.query(
+      `INSERT INTO attune.worker (name, worker_role, capabilities, status, last_heartbeat)
+       VALUES ($1, 'sensor', $2::jsonb, $3, now())
+       ON CONFLICT (name) DO UPDATE SET capabilities = EXCLUDED.capabilities, status = EXCLUDED.status, last_heartbeat = now()`,
+      [this.name, JSON.stringify(capabilities), status],
+    )
+  }
+
+  /** Writes changed sensor states (batched once a second) for `attune sensor status`. */
+  private async flushSensorStates(): Promise<void> {
+    if (this.dirtyStates.size === 0 || this.databaseError !== null) return
+    const states = [...this.dirtyStates.values()].filter((state) => this.sensors.has(state.ref))
+    this.dirtyStates = new Map()
+    if (states.length === 0) return
+    const column = <T>(pick: (state: SensorStatus) => T) => states.map(pick)
+    try {
+      await this.store!.query(
+        `INSERT INTO attune.sensor_state (sensor, sensor_ref, owner, state, consecutive_failures, polls, failures, events, last_poll, last_duration_ms, last_error, next_poll)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[],
+                              $9::timestamptz[], $10::int[], $11::text[], $12::timestamptz[])
+         ON CONFLICT (sensor) DO UPDATE SET owner = EXCLUDED.owner, state = EXCLUDED.state,
+           consecutive_failures = EXCLUDED.consecutive_failures, polls = EXCLUDED.polls, failures = EXCLUDED.failures,
+           events = EXCLUDED.events, last_poll = EXCLUDED.last_poll, last_duration_ms = EXCLUDED.last_duration_ms,
+           last_error = EXCLUDED.last_error, next_poll = EXCLUDED.next_poll, updated = now()`,
+        [
+          column((state) => this.sensors.get(state.ref)!.id),
+          column((state) => state.ref),
+          column(() => this.name),
+          column((state) => state.state),
+          column((state) => state.consecutive_failures),
+          column((state) => state.polls),
+          column((state) => state.failures),
+          column((state) => state.events),
+          column((state) => state.last_poll),
+          column((state) => state.last_duration_ms),
+          column((state) => state.last_error),
+          column((state) => state.next_poll),
+        ],
+      )
+    } catch (error) {
+      // Kept for the next round, unless a newer state of the sensor arrived meanwhile.
+      for (const state of states) if (!this.dirtyStates.has(state.ref)) this.dirtyStates.set(state.ref, state)
+      this.markDatabaseDown(error)
+    }
+  }
+
+  status(): DaemonStatus {
+    const stats = this.relay?.stats
+    const brokerOk = !stats || stats.last_error === null
+    return {
+      name: this.name,
+      started_at: this.startedAt.toISOString(),
+      database: {ok: this.databaseError === null, location: this.store?.location ?? '', error: this.databaseError},
+      broker: {
+        kind: this.bus?.kind ?? 'local',
+        location: this.bus?.location ?? '',
+        ok: brokerOk,
+        error: stats?.last_error ?? null,
+        pending: this.pendingOutbox,
+        sent: stats?.sent ?? 0,
+      },
+      sensors: this.scheduler?.snapshot() ?? [],
+      long_running: [...this.supervisors.values()].map(({supervisor}) => supervisor.snapshot()),
+    }
+  }
+
+  private healthReport(): {healthy: boolean; body: unknown} {
+    const status = this.status()
+    const failed = status.sensors.filter((sensor) => sensor.state === 'failed').map((sensor) => sensor.ref)
+    const down = [...(status.database.ok ? [] : ['database']), ...(status.broker.ok ? [] : ['broker'])]
+    return {
+      healthy: down.length === 0 && !this.stopping,
+      body: {
+        status: this.stopping ? 'stopping' : down.length === 0 ? 'ok' : 'unavailable',
+        down,
+        worker: status.name,
+        uptime_seconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
+        database: status.database,
+        broker: status.broker,
+        sensors: {total: status.sensors.length, failed: failed.length, failed_refs: failed, long_running: status.long_running.length},
+      },
+    }
+  }
+
+  /**
+   * Graceful stop: no new polls; polls in flight get `timeoutMs` to finish; long-running
+   * sensors and runners are stopped; the outbox is flushed (bounded); the worker is marked
+   * inactive; connections close. Returns whether everything finished in time.
+   */
+  async stop(timeoutMs: number): Promise<{clean: boolean; unpublished: number}> {
+    if (this.stopping) return {clean: false, unpublished: this.pendingOutbox}
+    this.stopping = true
+    const {logger} = this.options
+    logger.info('stopping: finishing polls in flight', {timeout_ms: timeoutMs})
+    for (const timer of this.timers) clearInterval(timer)
+    const deadline = Date.now() + timeoutMs
+    const polls = (await this.scheduler?.stop(timeoutMs)) ?? {finished: true, inflight: 0}
+    await Promise.all([...this.supervisors.values()].map(({supervisor}) => supervisor.stop()))
+    this.runners.closeAll()
+    let unpublished = 0
+    if (this.relay) {
+      const flushed = await this.relay.flush({timeoutMs: Math.max(1000, deadline - Date.now())}).catch((error) => ({sent: 0, pending: -1, error: errorMessage(error)}))
+      unpublished = flushed.pending
+      if (flushed.error) logger.warn('outbox not fully published; the rest goes out on the next start', {pending: flushed.pending, error: flushed.error})
+      await this.relay.stop()
+    }
+    await this.bus?.close().catch(() => {})
+    await this.flushSensorStates().catch(() => {})
+    await this.registerWorker('inactive').catch(() => {})
+    await this.health?.close()
+    await this.store?.close().catch(() => {})
+    await this.embedded?.close().catch(() => {})
+    killAllSensorProcesses()
+    logger.info('daemon stopped', {clean: polls.finished, unpublished})
+    return {clean: polls.finished && unpublished === 0, unpublished}
+  }
+}
