@@ -1,0 +1,125 @@
+import {mkdtempSync, rmSync, writeFileSync, existsSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {attuneJson, startDaemon, writePack, type DaemonProcess} from '../support/daemon.js'
+import {eventually} from '../support/sensors.js'
+
+const home = mkdtempSync(join(tmpdir(), 'attune-daemon-'))
+const env = {ATTUNE_HOME: home, ATTUNE_SENSOR_TIMEOUT: '2', ATTUNE_JWT_SECRET: 'daemon-test-secret-0123456789-0123456789'}
+const brokenFlag = join(home, 'flaky-is-broken')
+const packDir = writePack(join(home, 'pack'), {
+  'pack.yaml': 'ref: t\n',
+  'triggers/tick.yaml': 'ref: t.tick\n',
+  'triggers/lr.yaml': 'ref: t.lr\n',
+  'sensors/ticker.sh': '#!/bin/sh\necho \'{"events": [{"source": "ticker"}]}\'\n',
+  'sensors/ticker.yaml': 'ref: t.ticker\nrunner_type: shell\nentry_point: ticker.sh\ntrigger_types: [t.tick]\npoll_interval: 1\n',
+  'sensors/flaky.sh': `#!/bin/sh\nif [ -e ${brokenFlag} ]; then echo "upstream down" >&2; exit 1; fi\necho '{"events": []}'\n`,
+  'sensors/flaky.yaml': 'ref: t.flaky\nrunner_type: shell\nentry_point: flaky.sh\ntrigger_types: [t.tick]\npoll_interval: 1\n',
+  'sensors/hang.sh': '#!/bin/sh\nsleep 60\n',
+  'sensors/hang.yaml': 'ref: t.hang\nrunner_type: shell\nentry_point: hang.sh\ntrigger_types: [t.tick]\npoll_interval: 1\n',
+  'sensors/long.py':
+    'import json, os, time\ntriggers = json.loads(os.environ["ATTUNE_SENSOR_TRIGGERS"])\nwhile True:\n    for t in triggers:\n        print(json.dumps({"trigger_ref": t["trigger_ref"], "trigger_instance_id": t["id"], "payload": {"rule": t["ref"]}}), flush=True)\n    time.sleep(0.5)\n',
+  'sensors/long.yaml': 'ref: t.long\nrunner_type: python\nentry_point: long.py\nexecution: long_running\ntrigger_types: [t.lr]\n',
+  'rules/r.yaml': 'ref: t.on_tick\ntrigger: {type: t.tick}\nconditions:\n  - {field: payload.source, operator: equals, value: ticker}\naction: {ref: core.echo}\n---\nref: t.on_lr\ntrigger: {type: t.lr}\naction: {ref: core.echo}\n',
+})
+writeFileSync(brokenFlag, '')
+
+let daemon: DaemonProcess
+beforeAll(async () => {
+  daemon = await startDaemon(['--packs', packDir], env)
+})
+afterAll(async () => {
+  if (daemon?.process.exitCode === null) await daemon.stop('SIGKILL')
+  rmSync(home, {recursive: true, force: true})
+})
+
+type Status = {sensors: Array<{ref: string; state: string; consecutive_failures: number; polls: number; owner: string | null; last_error: string | null}>}
+const status = () => attuneJson<Status>(['sensor', 'status'], env)
+const sensorState = async (ref: string) => (await status()).sensors.find((sensor) => sensor.ref === ref)
+
+describe('attune daemon (embedded database, real sensors)', () => {
+  it('polls a 1 s sensor and stores events and enforcements, readable while it runs', async () => {
+    expect(await eventually(() => false, 2500)).toBe(false) // let a few polls happen
+    const {events} = await attuneJson<{events: Array<{trigger_ref: string; source_ref: string; payload: unknown}>}>(['event', 'list', '--trigger', 't.tick'], env)
+    expect(events.length).toBeGreaterThanOrEqual(2)
+    expect(events[0]).toMatchObject({trigger_ref: 't.tick', source_ref: 't.ticker', payload: {source: 'ticker'}})
+    const {enforcements} = await attuneJson<{enforcements: Array<{rule_ref: string}>}>(['enforcement', 'list', '--rule', 't.on_tick'], env)
+    expect(enforcements.length).toBeGreaterThanOrEqual(2)
+  })
+
+  it('marks a sensor failed after 3 failures and recovers when it is fixed', async () => {
+    expect(await eventually(() => false, 500)).toBe(false)
+    let flaky = await sensorState('t.flaky')
+    for (let i = 0; i < 40 && flaky?.state !== 'failed'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      flaky = await sensorState('t.flaky')
+    }
+    expect(flaky).toMatchObject({state: 'failed', owner: expect.any(String)})
+    expect(flaky!.consecutive_failures).toBeGreaterThanOrEqual(3)
+    expect(flaky!.last_error).toContain('upstream down')
+    rmSync(brokenFlag)
+    for (let i = 0; i < 60 && flaky?.state !== 'running'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      flaky = await sensorState('t.flaky')
+    }
+    expect(flaky).toMatchObject({state: 'running', consecutive_failures: 0})
+  })
+
+  it('does not let a hanging sensor delay the others', async () => {
+    const hang = await sensorState('t.hang')
+    const ticker = await sensorState('t.ticker')
+    expect(hang!.last_error).toMatch(/timed out after 2 seconds/)
+    // The ticker kept its 1 s pace while t.hang timed out every poll.
+    expect(ticker!.polls).toBeGreaterThan(hang!.polls * 1.5)
+  })
+
+  it('bootstraps a long-running sensor with the rules that exist when it starts', async () => {
+    expect(await eventually(() => false, 1000)).toBe(false)
+    const {enforcements} = await attuneJson<{enforcements: Array<{rule_ref: string}>}>(['enforcement', 'list', '--rule', 't.on_lr'], env)
+    expect(enforcements.length).toBeGreaterThan(0)
+  })
+
+  it('serves /healthz and Prometheus /metrics', async () => {
+    const health = await fetch(`http://127.0.0.1:${daemon.healthPort()}/healthz`)
+    expect(health.status).toBe(200)
+    const body = (await health.json()) as {status: string; database: {ok: boolean}; sensors: {total: number; failed_refs: string[]}}
+    expect(body.status).toBe('ok')
+    expect(body.database.ok).toBe(true)
+    expect(body.sensors.total).toBe(3)
+    const metrics = await (await fetch(`http://127.0.0.1:${daemon.healthPort()}/metrics`)).text()
+    for (const name of ['attune_sensor_polls_total', 'attune_events_total', 'attune_enforcements_total', 'attune_sensor_poll_duration_seconds_bucket', 'attune_sensors_failed', 'attune_outbox_pending']) {
+      expect(metrics).toContain(name)
+    }
+    // Prometheus text format: every non-comment line is `name{labels} value`.
+    for (const line of metrics.split('\n').filter((text) => text && !text.startsWith('#'))) {
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|NaN|\+Inf$/)
+    }
+  })
+
+  it('picks up a sensor registered while it runs', async () => {
+    const extra = writePack(join(home, 'extra'), {
+      'pack.yaml': 'ref: x\n',
+      'triggers/t.yaml': 'ref: x.t\n',
+      'sensors/s.sh': '#!/bin/sh\necho \'{"events": [{"late": true}]}\'\n',
+      'sensors/s.yaml': 'ref: x.late\nrunner_type: shell\nentry_point: s.sh\ntrigger_types: [x.t]\npoll_interval: 1\n',
+    })
+    await attuneJson(['pack', 'register', extra], env)
+    let found = false
+    for (let i = 0; i < 40 && !found; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      found = (await attuneJson<{events: unknown[]}>(['event', 'list', '--trigger', 'x.t'], env)).events.length > 0
+    }
+    expect(found).toBe(true)
+  })
+
+  it('stops cleanly on SIGTERM with exit 0, releasing the embedded database', async () => {
+    const {exitCode} = await daemon.stop('SIGTERM')
+    expect(exitCode).toBe(0)
+    expect(daemon.logs.some((log) => log.msg === 'daemon stopped' && log.clean === true)).toBe(true)
+    expect(existsSync(join(home, 'run', '.s.PGSQL.5432'))).toBe(false)
+    // Every stored event has its outbox row, sent (the in-process bus confirms at once).
+    const status = await attuneJson<Status>(['sensor', 'status'], env)
+    expect(status.sensors.find((sensor) => sensor.ref === 't.ticker')!.polls).toBeGreaterThan(3)
+  })
+})
