@@ -9,7 +9,7 @@ import type {Queryable} from '../store/types.js'
 import {toJsonb} from '../store/types.js'
 import {Backoff} from './backoff.js'
 import type {OutboundMessage} from './envelope.js'
-import {BusUnavailableError, type Bus, type WireMessage} from './types.js'
+import type {Bus, WireMessage} from './types.js'
 
 /**
  * Inserts messages into the outbox: call it inside the transaction that makes the change the
@@ -73,7 +73,7 @@ export interface RelayStats {
 export interface FlushResult {
   /** Rows this flush published. */
   sent: number
-  /** Unsent rows left in the outbox when it returned (0 unless it gave up). */
+  /** Unsent rows left in the outbox when it returned (-1: the database did not say). */
   pending: number
   /** Why it gave up, when it did. */
   error: string | null
@@ -207,7 +207,7 @@ export class OutboxRelay {
         await sleep(delay)
       }
     }
-    const pending = lastError === null ? 0 : await pendingOutboxCount(this.db).catch(() => -1)
+    const pending = await pendingOutboxCount(this.db).catch(() => -1)
     return {sent, pending, error: lastError}
   }
 

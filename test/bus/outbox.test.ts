@@ -1,0 +1,182 @@
+import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {
+  LocalBus,
+  OutboxRelay,
+  pruneSentOutbox,
+  publishRuleLifecycle,
+  topicMatches,
+  type Envelope,
+  type PublishResult,
+  type WireMessage,
+} from '../../src/engine/bus/index.js'
+import {EventPipeline} from '../../src/engine/events/index.js'
+import {migrate, type Store} from '../../src/engine/store/index.js'
+import {insertRule, insertTrigger} from '../events/helpers.js'
+import {backends, resetData} from '../store/backends.js'
+
+/** The in-process bus, refusing the messages whose ids are in `refuse` (a broker nacking them). */
+class RefusingBus extends LocalBus {
+  refuse = new Set<string>()
+  override async publish(messages: readonly WireMessage[]): Promise<PublishResult> {
+    const result = await super.publish(messages.filter((m) => !this.refuse.has(m.message_id)))
+    for (const m of messages) if (this.refuse.has(m.message_id)) result.failed.push({message_id: m.message_id, error: 'nacked by test'})
+    return result
+  }
+}
+
+function collect(bus: LocalBus, exchange = 'attune.events', pattern = '#'): Envelope[] {
+  const got: Envelope[] = []
+  bus.subscribe(exchange, pattern, (envelope) => {
+    got.push(envelope)
+  })
+  return got
+}
+
+describe('topic patterns', () => {
+  it('follows AMQP topic rules', () => {
+    expect(topicMatches('event.*', 'event.created')).toBe(true)
+    expect(topicMatches('*.created', 'enforcement.created')).toBe(true)
+    expect(topicMatches('rule.*', 'rule.created.x')).toBe(false)
+    expect(topicMatches('#', 'a.b.c')).toBe(true)
+    expect(topicMatches('rule.#', 'rule')).toBe(true)
+    expect(topicMatches('event.created', 'event.deleted')).toBe(false)
+  })
+})
+
+describe.each(backends())('outbox relay on $name', (backend) => {
+  let store: Store
+  let pipeline: EventPipeline
+
+  beforeAll(async () => {
+    if (backend.skip) return
+    store = await backend.open()
+    await migrate(store)
+  })
+  afterAll(async () => {
+    await store?.close()
+    await backend.cleanup()
+  })
+  beforeEach(async () => {
+    if (backend.skip) return
+    await resetData(store)
+    await insertTrigger(store, 'demo.tick')
+    await insertRule(store, 'demo.all', 'demo.tick', {all: []})
+    pipeline = new EventPipeline(store)
+  })
+
+  const produce = (n: number) => pipeline.persist({trigger: {ref: 'demo.tick'}, events: Array.from({length: n}, (_, i) => ({i}))})
+  const unsent = async () => (await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune.outbox WHERE sent_at IS NULL')).rows[0].n
+
+  it.skipIf(backend.skip)('publishes every row in outbox order, marks it sent, and routes by exchange and key', async () => {
+    const stored = await produce(3)
+    const bus = new LocalBus()
+    const events = collect(bus, 'attune.events', 'event.*')
+    const executions = collect(bus, 'attune.executions', 'enforcement.created')
+    const nothing = collect(bus, 'attune.events', 'enforcement.#')
+    const relay = new OutboxRelay(store, bus, {batchSize: 2})
+    expect(await relay.flush()).toEqual({sent: 6, pending: 0, error: null})
+    expect(events.map((e) => e.message_id)).toEqual(stored.events.map((e) => e.message_id))
+    expect(executions.map((e) => e.message_id)).toEqual(stored.enforcements.map((e) => e.message_id))
+    expect(executions.map((e) => (e.payload as {event_id: number}).event_id)).toEqual(stored.events.map((e) => e.id))
+    expect(nothing).toEqual([])
+    expect(await unsent()).toBe(0)
+    expect(await relay.flush()).toEqual({sent: 0, pending: 0, error: null})
+    expect(relay.stats.sent).toBe(6)
+  })
+
+  it.skipIf(backend.skip)('keeps unconfirmed rows and republishes them with the same message_id and a retry count', async () => {
+    const stored = await produce(2)
+    const bus = new RefusingBus()
+    const got = collect(bus, 'attune.events')
+    const refused = stored.events[1].message_id
+    bus.refuse.add(refused)
+    const relay = new OutboxRelay(store, bus, {backoff: {initialMs: 10, maxMs: 20}})
+    const first = await relay.flush({timeoutMs: 100})
+    expect(first.error).toMatch(/1 of .* messages were not confirmed: nacked by test/)
+    expect(first.pending).toBe(1)
+    const {rows} = await store.query<{attempts: number; last_error: string; claimed_until: Date | null; sent_at: Date | null}>(
+      'SELECT attempts, last_error, claimed_until, sent_at FROM attune.outbox WHERE message_id = $1',
+      [refused],
+    )
+    expect(rows[0].attempts).toBeGreaterThanOrEqual(2)
+    expect(rows[0]).toMatchObject({last_error: 'nacked by test', claimed_until: null, sent_at: null})
+
+    bus.refuse.clear()
+    const second = await relay.flush()
+    expect(second).toEqual({sent: 1, pending: 0, error: null})
+    const retried = got.filter((e) => e.message_id === refused)
+    expect(retried).toHaveLength(1)
+    expect(retried[0].headers.retry_count).toBe(rows[0].attempts)
+    expect(got.filter((e) => e.message_id !== refused).every((e) => e.headers.retry_count === 0)).toBe(true)
+  })
+
+  it.skipIf(backend.skip)('never hands a claimed row to a second relay until its lease runs out', async () => {
+    await produce(200)
+    const bus = new LocalBus()
+    const got = collect(bus, 'attune.events')
+    const [a, b] = [new OutboxRelay(store, bus, {batchSize: 50}), new OutboxRelay(store, bus, {batchSize: 50})]
+    const results = await Promise.all([a.flush(), b.flush()])
+    expect(results[0].sent + results[1].sent).toBe(400)
+    expect(new Set(got.map((e) => e.message_id)).size).toBe(got.length)
+
+    // A relay that died holding a claim: its rows wait for the lease, then go out.
+    const [dead] = await produce(1).then((r) => r.events)
+    await store.query("UPDATE attune.outbox SET claimed_until = now() + interval '1 hour' WHERE message_id = $1", [dead.message_id])
+    expect(await a.flush()).toEqual({sent: 1, pending: 1, error: null})
+    await store.query("UPDATE attune.outbox SET claimed_until = now() - interval '1 second' WHERE message_id = $1", [dead.message_id])
+    expect(await a.flush()).toEqual({sent: 1, pending: 0, error: null})
+    expect(got.filter((e) => e.message_id === dead.message_id)).toHaveLength(1)
+  })
+
+  it.skipIf(backend.skip)('runs in the background and wakes up when the pipeline commits', async () => {
+    const bus = new LocalBus()
+    const got = collect(bus, 'attune.executions')
+    const relay = new OutboxRelay(store, bus, {idleMs: 60_000})
+    const waking = new EventPipeline(store, {onCommitted: () => relay.notify()})
+    relay.start()
+    try {
+      // Let the first (empty) round finish so the relay is idle for a minute.
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const started = Date.now()
+      const stored = await waking.persist({trigger: {ref: 'demo.tick'}, events: [{i: 1}]})
+      while (got.length === 0 && Date.now() - started < 5_000) await new Promise((resolve) => setTimeout(resolve, 10))
+      expect(got.map((e) => e.message_id)).toEqual([stored.enforcements[0].message_id])
+      expect(Date.now() - started).toBeLessThan(5_000)
+    } finally {
+      await relay.stop()
+    }
+  })
+
+  it.skipIf(backend.skip)('publishes rule lifecycle messages with the change that causes them', async () => {
+    const bus = new LocalBus()
+    const got = collect(bus, 'attune.events', 'rule.*')
+    const rule = {id: 7, ref: 'demo.all', trigger_ref: 'demo.tick', trigger_params: {unit: 'seconds'}, action_ref: 'core.echo', enabled: true}
+    await store.transaction(async (tx) => {
+      await tx.query('UPDATE attune.rule SET enabled = true')
+      await publishRuleLifecycle(tx, [{kind: 'enabled', rule}])
+    })
+    await expect(
+      store.transaction(async (tx) => {
+        await publishRuleLifecycle(tx, [{kind: 'deleted', rule}])
+        throw new Error('rolled back')
+      }),
+    ).rejects.toThrow('rolled back')
+    await new OutboxRelay(store, bus).flush()
+    expect(got).toHaveLength(1)
+    expect(got[0]).toMatchObject({
+      message_type: 'rule.enabled',
+      version: '1.0',
+      payload: {rule_id: 7, rule_ref: 'demo.all', trigger_ref: 'demo.tick', trigger_params: {unit: 'seconds'}, action_ref: 'core.echo', enabled: true},
+    })
+  })
+
+  it.skipIf(backend.skip)('prunes sent rows after their retention, never unsent ones', async () => {
+    await produce(2)
+    await new OutboxRelay(store, new LocalBus()).flush()
+    await produce(1)
+    await store.query("UPDATE attune.outbox SET sent_at = now() - interval '2 days' WHERE sent_at IS NOT NULL")
+    expect(await pruneSentOutbox(store, 86_400_000)).toBe(4)
+    expect(await unsent()).toBe(2)
+    expect((await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune.outbox')).rows[0].n).toBe(2)
+  })
+})
