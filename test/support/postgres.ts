@@ -22,6 +22,10 @@ export interface PostgresServer {
   dir: string
   /** Creates a fresh, empty database and returns its URL. */
   createDatabase(name: string): Promise<string>
+  /** Stops the server (fast shutdown) but keeps its data: an outage. */
+  pause(): Promise<void>
+  /** Starts the paused server again on the same port. */
+  resume(): Promise<void>
   stop(): Promise<void>
 }
 
@@ -102,10 +106,14 @@ export async function startPostgres(): Promise<PostgresServer> {
     '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
     '-c', 'max_connections=50', '-c', 'shared_buffers=16MB',
   ])
-  const child = spawn(postgres, args, {stdio: ['ignore', 'pipe', 'pipe']})
   let output = ''
-  child.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
-  child.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
+  const launch = () => {
+    const started = spawn(postgres, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    started.stdout?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
+    started.stderr?.on('data', (chunk) => (output = (output + chunk).slice(-8000)))
+    return started
+  }
+  let child = launch()
   // Signal the postmaster itself (its pid is in postmaster.pid): `runuser` in between
   // does not pass signals on.
   const signalPostmaster = (signal: NodeJS.Signals): boolean => {
@@ -132,8 +140,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   watchdog.unref()
   const url = `postgresql://postgres@127.0.0.1:${port}/postgres`
 
-  const stop = async () => {
-    process.removeListener('exit', killOnExit)
+  const shutDown = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve))
       // SIGINT is PostgreSQL's fast shutdown: roll back clients and exit.
@@ -145,6 +152,10 @@ export async function startPostgres(): Promise<PostgresServer> {
       await exited
       clearTimeout(timer)
     }
+  }
+  const stop = async () => {
+    process.removeListener('exit', killOnExit)
+    await shutDown()
     rmSync(dir, {recursive: true, force: true})
     watchdog.stdin?.end()
   }
@@ -169,6 +180,11 @@ export async function startPostgres(): Promise<PostgresServer> {
         await client.end()
       }
       return `postgresql://postgres@127.0.0.1:${port}/${encodeURIComponent(name)}`
+    },
+    pause: shutDown,
+    async resume() {
+      child = launch()
+      await waitReady(url, child, () => output)
     },
     stop,
   }

@@ -144,6 +144,8 @@ export class OutboxRelay {
       await this.release(failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))
       throw new PublishError(`${failed.length} of ${rows.length} messages were not confirmed: ${failed[0].error}`)
     }
+    // A fully confirmed round means the broker is healthy again (health checks read this).
+    this.stats.last_error = null
     return confirmed.length
   }
 
