@@ -23,7 +23,7 @@ import {issueSensorToken} from '../engine/tokens/index.js'
 import {startHealthServer, type HealthServer} from './health.js'
 import type {Logger} from './logger.js'
 import {DaemonMetrics} from './metrics.js'
-import {PollScheduler, type PollOutcome, type SensorStatus} from './scheduler.js'
+import {PollScheduler, type PollOutcome, type SchedulerOptions, type SensorStatus} from './scheduler.js'
 import {LongRunningSupervisor, type SupervisorStatus, type TriggerInstance} from './supervisor.js'
 
 /**
@@ -48,6 +48,8 @@ export interface DaemonOptions {
   reloadIntervalMs?: number
   /** Worker heartbeat and database probe period (default 5 s). */
   heartbeatMs?: number
+  /** Passed to the scheduler (benchmarks). */
+  observe?: Pick<SchedulerOptions, 'onDue' | 'onStart'>
 }
 
 export interface DaemonStatus {
@@ -114,6 +116,7 @@ export class Daemon {
       logger,
       metrics: this.metrics,
       onStatus: (status) => this.dirtyStates.set(status.ref, status),
+      ...this.options.observe,
     })
     await this.registerWorker('active')
     await this.reload()

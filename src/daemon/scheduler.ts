@@ -55,6 +55,9 @@ export interface SchedulerOptions {
   metrics?: DaemonMetrics
   /** Called whenever a sensor's status changes (for sensor_state, the dashboard). */
   onStatus?: (status: SensorStatus) => void
+  /** Observation hooks (benchmarks): a poll came due, and a poll started `lagMs` after its slot. */
+  onDue?: (ref: string, scheduledAt: number) => void
+  onStart?: (ref: string, lagMs: number) => void
   random?: () => number
   now?: () => number
 }
@@ -186,6 +189,7 @@ export class PollScheduler {
   private due(entry: Entry): void {
     if (this.stopped || this.paused || entry.removed) return
     const scheduledAt = entry.nextDue
+    this.options.onDue?.(entry.target.ref, scheduledAt)
     this.advance(entry, scheduledAt)
     if (entry.running || entry.queuedFor !== undefined) {
       entry.status.overruns++
@@ -213,7 +217,9 @@ export class PollScheduler {
     entry.running = true
     entry.status.running = true
     this.active++
-    this.options.metrics?.scheduleLag.observe(Math.max(0, this.now() - scheduledAt) / 1000)
+    const lagMs = Math.max(0, this.now() - scheduledAt)
+    this.options.metrics?.scheduleLag.observe(lagMs / 1000)
+    this.options.onStart?.(entry.target.ref, lagMs)
     const run = this.runPoll(entry).finally(() => {
       this.inflight.delete(run)
       entry.running = false
