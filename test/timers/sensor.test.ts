@@ -14,6 +14,7 @@ import {
   type TimerStateInput,
   type TimerStateReason,
 } from '../../src/engine/timers/index.js'
+import type {RuleRow} from '../../src/engine/store/queries.js'
 import {ManualClock} from './clock.js'
 
 const T0 = '2026-01-15T10:00:00.000Z'
@@ -221,6 +222,8 @@ describe('datetime timer', () => {
   it('fires a missed fire_at at once when the stored state says it was armed and not fired', () => {
     const {clock, sensor, fires} = harness()
     sensor.setRules([once('test.missed', '2026-01-15T09:00:00Z')], new Map([['test.missed', {last_scheduled_at: null, execution_count: 0}]]))
+    // Never inside setRules: the catch-up fire comes from its own timer.
+    expect(fires).toHaveLength(0)
     clock.advance(0)
     expect(fires).toHaveLength(1)
     expect(fires[0].payload).toMatchObject({fire_at: '2026-01-15T09:00:00.000Z', fired_at: T0, delay_ms: 3_600_000})
@@ -379,6 +382,35 @@ describe('dynamic rules', () => {
     clock.advance(2_000)
     expect(firesOf('test.a')).toHaveLength(2)
     expect(firesOf('test.b')).toHaveLength(4)
+    sensor.stop()
+  })
+
+  it('takes the store\'s rule rows as they are and hands the same object back', () => {
+    const clock = new ManualClock(T0)
+    const fired: RuleRow[] = []
+    const sensor = new TimerSensor<RuleRow>({clock, onFire: (rule) => void fired.push(rule)})
+    const row: RuleRow = {
+      id: 7,
+      ref: 'examples.heartbeat',
+      pack: 2,
+      pack_ref: 'examples',
+      label: 'Heartbeat',
+      description: null,
+      action: null,
+      action_ref: 'core.echo',
+      trigger: 3,
+      trigger_ref: 'core.intervaltimer',
+      conditions: {all: []},
+      action_params: {},
+      trigger_params: {unit: 'seconds', interval: 10},
+      enabled: true,
+      created: new Date(t0),
+      updated: new Date(t0),
+    }
+    sensor.setRules([row])
+    clock.advance(10_000)
+    expect(fired).toEqual([row])
+    expect(fired[0]).toBe(row)
     sensor.stop()
   })
 
