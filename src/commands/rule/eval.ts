@@ -1,15 +1,21 @@
 import {Args, Flags} from '@oclif/core'
-import {readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import {extname} from 'node:path'
+import {AbortError} from '../../engine/errors.js'
 import {readObjectArgument} from '../../engine/input.js'
-import {evaluateRuleFile, type RuleEvalResult} from '../../engine/rules/eval.js'
-import {AttuneCommand} from '../base.js'
+import {evaluateRuleFile, type RuleEvalResult, type StoredRuleEvalResult} from '../../engine/rules/eval.js'
+import {AttuneCommand, databaseFlags} from '../base.js'
 
 export default class RuleEval extends AttuneCommand<typeof RuleEval> {
-  static override summary = 'Evaluate the rules of a file against an event payload and explain the decision, condition by condition.'
+  static override summary = 'Evaluate rules against an event payload and explain the decision, condition by condition.'
 
-  static override description = `RULE_FILE holds one or more rules (YAML documents) in the Attune form (ref, trigger,
-conditions, action) or the StackStorm form (name, pack, trigger, criteria, action). Every rule
-in the file is evaluated, or only the one named by --rule. Disabled rules are evaluated too.
+  static override description = `RULE is a rule file or a registered rule ref:
+- a file holds one or more rules (YAML documents) in the Attune form (ref, trigger, conditions,
+  action) or the StackStorm form (name, pack, trigger, criteria, action). Every rule in the file
+  is evaluated, or only the one named by --rule. Disabled rules are evaluated too.
+- a ref (pack.name) names a rule registered in the database (enabled or not).
+With --trigger REF instead of RULE, every enabled rule of that registered trigger is evaluated,
+exactly as the daemon matches an event of it.
 
 EVENT is the payload a sensor emits, as a JSON object: a file path (.json, .yaml), - for stdin,
 or inline JSON.
@@ -18,34 +24,68 @@ For each condition the output shows field, operator, expected value, actual valu
 the reason (missing field, type mismatch, ...).
 
 Exit codes: 0 a rule matched, 1 no rule matched, 2 bad input (unreadable file, invalid YAML or
-JSON, unknown operator, invalid regex, bad field path: the message names it).`
+JSON, unknown operator, invalid regex, bad field path, unknown rule or trigger: the message
+names it).`
 
   static override examples = [
     {description: 'Explain a rule against an event file', command: '<%= config.bin %> <%= command.id %> rules/deploy.yaml --event push.json'},
     {description: 'Inline event, JSON output', command: `<%= config.bin %> <%= command.id %> rules/deploy.yaml --event '{"branch": "main"}' --json`},
     {description: 'One rule of a file, event from stdin', command: 'sensor_output | <%= config.bin %> <%= command.id %> rules.yaml --rule mypack.deploy --event -'},
+    {description: 'A registered rule', command: `<%= config.bin %> <%= command.id %> examples.alert_on_full_root --event '{"path": "/", "usage_percent": 95}'`},
+    {description: 'Every enabled rule of a trigger', command: `<%= config.bin %> <%= command.id %> --trigger examples.endpoint_problem --event '{"event_type": "endpoint_slow"}'`},
   ]
 
   static override args = {
-    rule_file: Args.string({description: 'Path of a rule file (YAML or JSON).', required: true}),
+    rule: Args.string({description: 'Path of a rule file (YAML or JSON), or the ref of a registered rule.'}),
   }
 
   static override flags = {
+    ...databaseFlags,
     event: Flags.string({char: 'e', description: 'Event payload: a .json/.yaml file path, - for stdin, or inline JSON.', required: true}),
-    rule: Flags.string({char: 'r', description: 'Evaluate only the rule with this ref.'}),
+    rule: Flags.string({char: 'r', description: 'With a rule file: evaluate only the rule with this ref.'}),
+    trigger: Flags.string({description: 'Evaluate every enabled rule of this registered trigger (instead of RULE).'}),
   }
 
-  public async run(): Promise<RuleEvalResult> {
-    const payload = readEvent(this.flags.event)
-    const result = evaluateRuleFile(this.args.rule_file, payload, {ref: this.flags.rule})
+  public async run(): Promise<RuleEvalResult | StoredRuleEvalResult> {
+    const {args, flags} = this
+    if (flags.trigger !== undefined && args.rule !== undefined) {
+      throw new AbortError(`pass RULE or --trigger, not both (got ${JSON.stringify(args.rule)} and --trigger ${flags.trigger})`, {code: 'bad_usage'})
+    }
+    if (flags.trigger === undefined && args.rule === undefined) {
+      throw new AbortError('missing RULE (a rule file or a registered rule ref) or --trigger REF', {code: 'bad_usage'})
+    }
+    const payload = readEvent(flags.event)
+    if (args.rule !== undefined && isRuleFile(args.rule)) {
+      const result = evaluateRuleFile(args.rule, payload, {ref: flags.rule})
+      if (!this.jsonEnabled()) {
+        for (const warning of result.warnings) process.stderr.write(`Warning: ${warning}\n`)
+        const {renderRuleEvalResult} = await import('../../ui/rule-trace.js')
+        process.stdout.write(`${renderRuleEvalResult(result)}\n`)
+      }
+      this.setFailed(!result.matched)
+      return result
+    }
+    if (flags.rule !== undefined) throw new AbortError('--rule selects a rule within a rule file; a registered rule is named by RULE itself', {code: 'bad_usage'})
+    const {evaluateRegisteredRule, evaluateTriggerRules} = await import('../../engine/rules/eval.js')
+    const result = await this.withStore((store) =>
+      flags.trigger === undefined ? evaluateRegisteredRule(store, args.rule!, payload) : evaluateTriggerRules(store, flags.trigger, payload),
+    )
     if (!this.jsonEnabled()) {
       for (const warning of result.warnings) process.stderr.write(`Warning: ${warning}\n`)
-      const {renderRuleEvalResult} = await import('../../ui/rule-trace.js')
-      process.stdout.write(`${renderRuleEvalResult(result)}\n`)
+      const {renderStoredRuleEvalResult} = await import('../../ui/run-once.js')
+      process.stdout.write(`${renderStoredRuleEvalResult(result)}\n`)
     }
     this.setFailed(!result.matched)
     return result
   }
+}
+
+const REF = /^[\w-]+(\.[\w-]+)+$/
+
+/** A file when one is there, or when the name looks like a path; otherwise a registered ref. */
+function isRuleFile(value: string): boolean {
+  if (existsSync(value) && statSync(value).isFile()) return true
+  return value.includes('/') || ['.yaml', '.yml', '.json'].includes(extname(value).toLowerCase()) || !REF.test(value)
 }
 
 /** `-` is stdin, text starting with `{` or `[` is inline JSON, anything else a file path (`@` optional). */

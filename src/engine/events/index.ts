@@ -20,3 +20,4 @@ export type {
 } from './pipeline.js'
 export {activateRule, RuleCache, type ActiveRule, type RuleLoad} from './rules.js'
 export {configSnapshot, payloadChecker, SECRET_MASK, sensorPollConfig} from './snapshot.js'
+export {runSensorOnce, type RunOnceEvent, type RunOnceOptions, type RunOnceResult, type RunOnceRule} from './run-once.js'

@@ -30,6 +30,11 @@ export interface PollEvents {
   events: readonly unknown[]
   /** `headers.trace_id` of every message of this poll; a fresh UUID by default. */
   trace_id?: string
+  /**
+   * Only these rules may match (a trigger instance: the timer of one rule, a long-running
+   * sensor's `trigger_instance_id`). Default: every enabled rule of the trigger.
+   */
+  rule_ids?: readonly number[]
 }
 
 export interface StoredEnforcement {
@@ -209,7 +214,8 @@ export class EventPipeline {
     const events = prepared.events.map(({poll, index}): PreviewEvent => {
       const source = polls[poll]
       const payload = source.events[index]
-      const rules = (byTrigger.get(source.trigger.ref) ?? []).map((rule): RuleMatch => {
+      const only = source.rule_ids
+      const rules = (byTrigger.get(source.trigger.ref) ?? []).filter((rule) => !only || only.includes(rule.id)).map((rule): RuleMatch => {
         const base = {rule_id: rule.id, rule_ref: rule.ref, label: rule.label, action_ref: rule.action_ref}
         if (!options.explain) return {...base, matched: rule.test(payload)}
         const {matched, trace} = rule.explain(payload)
@@ -345,7 +351,9 @@ function match(polls: readonly PollEvents[], prepared: Prepared, byTrigger: Map<
     const rules = byTrigger.get(polls[poll].trigger.ref)
     if (!rules || rules.length === 0) return
     const value = polls[poll].events[index]
+    const only = polls[poll].rule_ids
     for (const rule of rules) {
+      if (only && !only.includes(rule.id)) continue
       if (!rule.test(value)) continue
       let ordinal = ruleOrdinal.get(rule.id)
       if (ordinal === undefined) {

@@ -5,8 +5,8 @@
  * compiled again. So a rule edited, enabled, disabled or deleted by any process (another
  * daemon, `attune pack register`) is seen by the next batch, with no message needed.
  */
-import {compileRule, normaliseConditions, plainLocator} from '../rules/index.js'
-import type {CompiledRule, ConditionGroup, ConditionNode, GroupTrace, JsonObject, RuleDefinition} from '../rules/index.js'
+import {compileStoredRule} from '../rules/eval.js'
+import type {CompiledRule, ConditionGroup, ConditionNode, GroupTrace} from '../rules/index.js'
 import {errorMessage} from '../errors.js'
 import type {RuleRow} from '../store/queries.js'
 import type {Queryable} from '../store/types.js'
@@ -37,21 +37,8 @@ export interface RuleLoad {
 
 /** Turns a stored rule row into a compiled rule; throws an `AbortError` naming the rule. */
 export function activateRule(row: RuleRow, version = ''): ActiveRule {
-  const locate = plainLocator(`rule ${row.ref}`)
-  const group: ConditionGroup = normaliseConditions(row.conditions, ['conditions'], {locate})
-  const definition: RuleDefinition = {
-    ref: row.ref,
-    pack_ref: row.pack_ref ?? row.ref.split('.')[0],
-    label: row.label,
-    description: row.description,
-    trigger_ref: row.trigger_ref,
-    trigger_params: (row.trigger_params ?? {}) as JsonObject,
-    conditions: group,
-    action_ref: row.action_ref,
-    action_params: (row.action_params ?? {}) as JsonObject,
-    enabled: row.enabled,
-  }
-  const compiled = compileRule(definition, {locate: (_node, position) => `rule ${row.ref}: ${position}`})
+  const compiled = compileStoredRule(row)
+  const group: ConditionGroup = compiled.rule.conditions
   const {conditions} = compiled
   return {
     id: row.id,

@@ -1,11 +1,17 @@
 /**
- * `attune rule eval`: evaluate the rules of a file against one event payload and explain
- * every decision. Commands only render what this returns.
+ * `attune rule eval`: evaluate rules against one event payload and explain every decision:
+ * the rules of a file, one registered rule, or every enabled rule of a registered trigger.
+ * Commands only render what this returns.
  */
 import {AbortError} from '../errors.js'
+import {enabledRulesForTrigger, getRule, getTrigger} from '../store/queries.js'
+import type {Queryable} from '../store/types.js'
+import {compileRule, type CompileOptions} from './compile.js'
+import {normaliseConditions} from './conditions.js'
 import {explain} from './evaluate.js'
+import {plainLocator} from './location.js'
 import {loadRuleFile} from './parse.js'
-import type {GroupTrace, LoadedRule} from './types.js'
+import type {CompiledRule, GroupTrace, JsonObject, LoadedRule, RuleDefinition} from './types.js'
 
 /** One rule's decision on the payload. */
 export interface RuleEvaluation {
@@ -69,4 +75,126 @@ export function evaluateRuleFile(path: string, payload: unknown, options: RuleEv
   const loaded = loadRuleFile(path)
   if (loaded.length === 0) throw new AbortError(`no rule in ${path} (the file holds no YAML document with a rule)`, {code: 'rule_invalid'})
   return evaluateRules(loaded, payload, options)
+}
+
+/** The columns of a `rule` row that evaluation needs. */
+export interface StoredRuleRow {
+  id: number
+  ref: string
+  pack_ref: string | null
+  label: string
+  description: string | null
+  enabled: boolean
+  trigger_ref: string
+  action_ref: string
+  conditions: unknown
+  trigger_params: unknown
+  action_params: unknown
+}
+
+/** A registered rule's decision on the payload. */
+export interface StoredRuleEvaluation {
+  id: number
+  ref: string
+  label: string
+  source: 'database'
+  enabled: boolean
+  trigger_ref: string
+  action_ref: string
+  matched: boolean
+  trace: GroupTrace
+}
+
+/** The `--json` document of `attune rule eval REF` and `attune rule eval --trigger REF`. */
+export interface StoredRuleEvalResult {
+  matched: boolean
+  /** Set for `--trigger`: the trigger whose enabled rules were evaluated. */
+  trigger_ref?: string
+  rules: StoredRuleEvaluation[]
+  /** Rules that were skipped (they no longer compile), as the daemon skips them. */
+  warnings: string[]
+}
+
+/**
+ * A stored rule as the compiler's normalised definition. Conditions are normalised again, so a
+ * row written by hand in the Attune list form (`[{field, operator, value}]`) works too.
+ * Throws an `AbortError` naming the rule when they do not.
+ */
+export function ruleDefinitionFromRow(row: StoredRuleRow): RuleDefinition {
+  const locate = plainLocator(`rule ${row.ref}`)
+  return {
+    ref: row.ref,
+    pack_ref: row.pack_ref ?? row.ref.split('.')[0],
+    label: row.label,
+    description: row.description,
+    trigger_ref: row.trigger_ref,
+    trigger_params: (isObject(row.trigger_params) ? row.trigger_params : {}) as JsonObject,
+    conditions: normaliseConditions(row.conditions, ['conditions'], {locate}),
+    action_ref: row.action_ref,
+    action_params: (isObject(row.action_params) ? row.action_params : {}) as JsonObject,
+    enabled: row.enabled,
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** Compiles a stored rule exactly as the event pipeline does. */
+export function compileStoredRule(row: StoredRuleRow, options: CompileOptions = {}): CompiledRule {
+  return compileRule(ruleDefinitionFromRow(row), {locate: (_node, position) => `rule ${row.ref}: ${position}`, ...options})
+}
+
+function evaluateStored(row: StoredRuleRow, compiled: CompiledRule, payload: unknown): StoredRuleEvaluation {
+  const {matched, trace} = explain(compiled, payload)
+  return {
+    id: row.id,
+    ref: row.ref,
+    label: row.label,
+    source: 'database',
+    enabled: row.enabled,
+    trigger_ref: row.trigger_ref,
+    action_ref: row.action_ref,
+    matched,
+    trace,
+  }
+}
+
+/** `attune rule eval REF`: one registered rule (enabled or not) against the payload. */
+export async function evaluateRegisteredRule(q: Queryable, ref: string, payload: unknown): Promise<StoredRuleEvalResult> {
+  const row = await getRule(q, ref)
+  if (!row) {
+    throw new AbortError(`no rule ${JSON.stringify(ref)} is registered (and there is no file of that name)`, {
+      code: 'rule_not_found',
+      hint: 'List the registered rules with `attune rule list`, or pass the path of a rule file.',
+    })
+  }
+  const evaluation = evaluateStored(row, compileStoredRule(row, {codegen: false}), payload)
+  return {matched: evaluation.matched, rules: [evaluation], warnings: []}
+}
+
+/**
+ * `attune rule eval --trigger REF`: every enabled rule of a registered trigger, as the daemon
+ * would match an event of it. A rule that does not compile is skipped with a warning.
+ */
+export async function evaluateTriggerRules(q: Queryable, triggerRef: string, payload: unknown): Promise<StoredRuleEvalResult> {
+  if (!(await getTrigger(q, triggerRef))) {
+    throw new AbortError(`no trigger ${JSON.stringify(triggerRef)} is registered`, {
+      code: 'trigger_not_found',
+      hint: 'List the registered triggers with `attune trigger list`.',
+    })
+  }
+  const rules: StoredRuleEvaluation[] = []
+  const warnings: string[] = []
+  for (const row of await enabledRulesForTrigger(q, triggerRef)) {
+    let compiled: CompiledRule
+    try {
+      compiled = compileStoredRule(row, {codegen: false})
+    } catch (error) {
+      warnings.push(`rule ${row.ref} skipped: ${(error as Error).message}`)
+      continue
+    }
+    rules.push(evaluateStored(row, compiled, payload))
+  }
+  return {matched: rules.some((r) => r.matched), trigger_ref: triggerRef, rules, warnings}
 }
