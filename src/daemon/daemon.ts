@@ -19,6 +19,7 @@ import {
   type SensorRow,
   type Store,
 } from '../engine/store/index.js'
+import {TIMER_TRIGGERS, TimerSensor, type TimerPayload, type TimerState, type TimerStateInput} from '../engine/timers/index.js'
 import {issueSensorToken} from '../engine/tokens/index.js'
 import {startHealthServer, type HealthServer} from './health.js'
 import type {Logger} from './logger.js'
@@ -59,6 +60,7 @@ export interface DaemonStatus {
   broker: {kind: 'amqp' | 'local'; location: string; ok: boolean; error: string | null; pending: number; sent: number}
   sensors: SensorStatus[]
   long_running: SupervisorStatus[]
+  timers: ReturnType<TimerSensor<RuleRow>['status']>
 }
 
 const BUILTIN = new Set(['builtin', 'core.sensor.builtin', 'core.builtin'])
@@ -76,6 +78,9 @@ export class Daemon {
   private readonly runners = new PersistentRunnerPool()
   private readonly sensors = new Map<string, SensorRow>()
   private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string}>()
+  /** The builtin timer sensor, while an enabled builtin sensor (core.timer_sensor) exists. */
+  private timer?: {sensor: SensorRow; timers: TimerSensor<RuleRow>}
+  private timerRuleSet = ''
   private readonly timers: NodeJS.Timeout[] = []
   private readonly startedAt = new Date()
   private databaseError: string | null = null
@@ -289,6 +294,8 @@ export class Daemon {
 
   private async reloadLongRunning(rows: SensorRow[], rules: RuleRow[]): Promise<void> {
     const wanted = new Set<string>()
+    const builtinTimer = rows.find((row) => BUILTIN.has(row.runtime_ref) && row.entrypoint === 'timer')
+    await this.reloadTimers(builtinTimer, rules)
     for (const row of rows) {
       if (BUILTIN.has(row.runtime_ref) || (!resolveRuntimeName(row.runtime_ref) && row.runtime_ref.includes('builtin'))) continue
       wanted.add(row.ref)
@@ -317,7 +324,14 @@ export class Daemon {
         },
         onEvent: async (event) => {
           const stored = await this.persist(() =>
-            this.pipeline!.persist({trigger: {ref: event.trigger_ref}, sensor: {id: row.id, ref: row.ref}, config: configSnapshot(row.config, row.param_schema), events: [event.payload]}),
+            this.pipeline!.persist({
+              trigger: {ref: event.trigger_ref},
+              sensor: {id: row.id, ref: row.ref},
+              config: configSnapshot(row.config, row.param_schema),
+              events: [event.payload],
+              // An event for one trigger instance belongs to that rule alone.
+              rule_ids: event.trigger_instance_id === null ? undefined : [event.trigger_instance_id],
+            }),
           )
           this.metrics.events.inc({trigger: event.trigger_ref}, stored.events.length)
           for (const enforcement of stored.enforcements) this.metrics.enforcements.inc({rule: enforcement.rule_ref})
@@ -332,6 +346,81 @@ export class Daemon {
         await supervisor.stop()
         this.supervisors.delete(ref)
       }
+    }
+  }
+
+  /**
+   * The builtin timer sensor: one timer per enabled rule on the timer triggers. Each fire is an
+   * event that only its own rule can match, stored with the timer's state in one transaction,
+   * so a restart (or a move to another daemon) resumes the schedule without losing or doubling
+   * a fire.
+   */
+  private async reloadTimers(sensor: SensorRow | undefined, rules: RuleRow[]): Promise<void> {
+    if (!sensor) {
+      if (this.timer) {
+        this.timer.timers.stop()
+        this.timer = undefined
+        this.timerRuleSet = ''
+      }
+      return
+    }
+    const timerRules = rules.filter((rule) => rule.trigger_ref in TIMER_TRIGGERS && sensor.trigger_types.includes(rule.trigger_ref))
+    const fingerprint = JSON.stringify(timerRules.map((rule) => [rule.id, new Date(rule.updated).toISOString()]))
+    if (this.timer && this.timerRuleSet === fingerprint) return
+    if (!this.timer) {
+      this.timer = {
+        sensor,
+        timers: new TimerSensor<RuleRow>({
+          sensorRef: sensor.ref,
+          onFire: (rule, payload, state) => void this.storeTimerFire(rule, payload, state),
+          onState: (rule, state, reason) => {
+            if (reason === 'armed') void this.storeTimerState(this.store!, rule, state).catch((error) => this.markDatabaseDown(error))
+          },
+          onError: (rule, error) => this.options.logger.error('timer rule cannot run', {rule: rule.ref, error: errorMessage(error)}),
+        }),
+      }
+      this.options.logger.info('timer sensor started', {sensor: sensor.ref})
+    }
+    this.timer.sensor = sensor
+    const ids = timerRules.map((rule) => rule.id)
+    // A disabled or deleted rule forgets its schedule: enabling it again starts afresh, no catch-up.
+    await this.store!.query('DELETE FROM attune.timer_state WHERE NOT (rule = ANY($1::bigint[]))', [ids])
+    const {rows} = await this.store!.query<{rule_ref: string; last_scheduled_at: Date; execution_count: number | string}>(
+      'SELECT rule_ref, last_scheduled_at, execution_count FROM attune.timer_state WHERE rule = ANY($1::bigint[])',
+      [ids],
+    )
+    const states = new Map<string, TimerStateInput>(rows.map((row) => [row.rule_ref, {last_scheduled_at: row.last_scheduled_at, execution_count: Number(row.execution_count)}]))
+    this.timer.timers.setRules(timerRules, states)
+    this.timerRuleSet = fingerprint
+  }
+
+  private async storeTimerState(q: Pick<Store, 'query'>, rule: RuleRow, state: TimerState): Promise<void> {
+    if (!state.last_scheduled_at) return
+    await q.query(
+      `INSERT INTO attune.timer_state (rule, rule_ref, last_scheduled_at, execution_count) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (rule) DO UPDATE SET last_scheduled_at = EXCLUDED.last_scheduled_at, execution_count = EXCLUDED.execution_count, updated = now()`,
+      [rule.id, rule.ref, state.last_scheduled_at, state.execution_count],
+    )
+  }
+
+  private async storeTimerFire(rule: RuleRow, payload: TimerPayload, state: TimerState): Promise<void> {
+    const sensor = this.timer?.sensor
+    if (!sensor || this.stopping) return
+    try {
+      const stored = await this.persist(() =>
+        this.store!.transaction(async (tx) => {
+          const result = await this.pipeline!.persistIn(tx, [
+            {trigger: {ref: rule.trigger_ref}, sensor: {id: sensor.id, ref: sensor.ref}, config: rule.trigger_params, events: [payload], rule_ids: [rule.id]},
+          ])
+          await this.storeTimerState(tx, rule, state)
+          return result
+        }),
+      )
+      this.relay?.notify()
+      this.metrics.events.inc({trigger: rule.trigger_ref}, stored.events.length)
+      for (const enforcement of stored.enforcements) this.metrics.enforcements.inc({rule: enforcement.rule_ref})
+    } catch (error) {
+      this.options.logger.error('could not store a timer fire', {rule: rule.ref, error: errorMessage(error)})
     }
   }
 
@@ -414,6 +503,7 @@ export class Daemon {
       },
       sensors: this.scheduler?.snapshot() ?? [],
       long_running: [...this.supervisors.values()].map(({supervisor}) => supervisor.snapshot()),
+      timers: this.timer?.timers.status() ?? [],
     }
   }
 
@@ -447,6 +537,7 @@ export class Daemon {
     logger.info('stopping: finishing polls in flight', {timeout_ms: timeoutMs})
     for (const timer of this.timers) clearInterval(timer)
     const deadline = Date.now() + timeoutMs
+    this.timer?.timers.stop()
     const polls = (await this.scheduler?.stop(timeoutMs)) ?? {finished: true, inflight: 0}
     await Promise.all([...this.supervisors.values()].map(({supervisor}) => supervisor.stop()))
     this.runners.closeAll()

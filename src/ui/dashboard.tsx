@@ -77,7 +77,16 @@ function Dashboard({daemon, log}: {daemon: Daemon; log: () => LogRecord[]}): Rea
             <Text dimColor>long-running, pid {sensor.pid ?? '—'}, {sensor.triggers} trigger(s), {sensor.restarts} restart(s)</Text> {String(sensor.events).padStart(7)}
           </Text>
         ))}
-        {status.sensors.length + status.long_running.length === 0 && <Text dimColor>No enabled sensors. Register a pack: attune pack register DIR</Text>}
+        {status.timers.map((timer) => (
+          <Text key={timer.rule_ref}>
+            {timer.rule_ref.padEnd(width)} <Text color={timer.error ? 'red' : 'green'}>{(timer.error ? 'failed' : 'timer').padEnd(9)}</Text>{' '}
+            <Text dimColor>
+              {timer.kind}, fired {timer.execution_count}×, next {until(timer.next_fire_at, now)}
+              {timer.error ? `: ${timer.error}` : ''}
+            </Text>
+          </Text>
+        ))}
+        {status.sensors.length + status.long_running.length + status.timers.length === 0 && <Text dimColor>No enabled sensors. Register a pack: attune pack register DIR</Text>}
       </Box>
       {status.sensors.some((sensor) => sensor.last_error) && (
         <Box flexDirection="column" marginTop={1}>
