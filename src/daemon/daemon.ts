@@ -149,7 +149,9 @@ export class Daemon {
     const {config} = this.options
     if (!config.database.url) {
       this.embedded = await serveEmbeddedDatabase(config.home)
-      return openPgStore(this.embedded.url, {max: 4})
+      // One connection: PGlite is a single Postgres session, and the socket server queues whole
+      // messages, so statements of two connections of ours could interleave mid-protocol.
+      return openPgStore(this.embedded.url, {max: 1})
     }
     const store = await openPgStore(config.database.url, {max: 10})
     let pending: number

@@ -94,7 +94,8 @@ export async function serveEmbeddedDatabase(home: string, options: {maxConnectio
 export async function connectToServedDatabase(home: string): Promise<Store | undefined> {
   if (!existsSync(embeddedSocketPath(home))) return undefined
   try {
-    return await openPgStore(embeddedSocketUrl(home), {max: 4})
+    // One connection: see serveEmbeddedDatabase (PGlite is a single session behind the socket).
+    return await openPgStore(embeddedSocketUrl(home), {max: 1})
   } catch {
     return undefined
   }
