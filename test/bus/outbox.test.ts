@@ -94,12 +94,12 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     const first = await relay.flush({timeoutMs: 100})
     expect(first.error).toMatch(/1 of .* messages were not confirmed: nacked by test/)
     expect(first.pending).toBe(1)
-    const {rows} = await store.query<{attempts: number; last_error: string; claimed_until: Date | null; sent_at: Date | null}>(
-      'SELECT attempts, last_error, claimed_until, sent_at FROM attune.outbox WHERE message_id = $1',
+    const {rows} = await store.query<{attempts: number; last_error: string; sent_at: Date | null}>(
+      'SELECT attempts, last_error, sent_at FROM attune.outbox WHERE message_id = $1',
       [refused],
     )
-    expect(rows[0].attempts).toBeGreaterThanOrEqual(2)
-    expect(rows[0]).toMatchObject({last_error: 'nacked by test', claimed_until: null, sent_at: null})
+    expect(rows[0].attempts).toBeGreaterThanOrEqual(1)
+    expect(rows[0]).toMatchObject({last_error: 'nacked by test', sent_at: null})
 
     bus.refuse.clear()
     const second = await relay.flush()
@@ -110,22 +110,41 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     expect(got.filter((e) => e.message_id !== refused).every((e) => e.headers.retry_count === 0)).toBe(true)
   })
 
-  it.skipIf(backend.skip)('never hands a claimed row to a second relay until its lease runs out', async () => {
+  it.skipIf(backend.skip)('never hands a row to two relays at once', async () => {
     await produce(200)
     const bus = new LocalBus()
     const got = collect(bus, 'attune.events')
     const [a, b] = [new OutboxRelay(store, bus, {batchSize: 50}), new OutboxRelay(store, bus, {batchSize: 50})]
     const results = await Promise.all([a.flush(), b.flush()])
     expect(results[0].sent + results[1].sent).toBe(400)
-    expect(new Set(got.map((e) => e.message_id)).size).toBe(got.length)
+    expect(got).toHaveLength(200)
+    expect(new Set(got.map((e) => e.message_id)).size).toBe(200)
+  })
 
-    // A relay that died holding a claim: its rows wait for the lease, then go out.
-    const [dead] = await produce(1).then((r) => r.events)
-    await store.query("UPDATE attune.outbox SET claimed_until = now() + interval '1 hour' WHERE message_id = $1", [dead.message_id])
-    expect(await a.flush()).toEqual({sent: 1, pending: 1, error: null})
-    await store.query("UPDATE attune.outbox SET claimed_until = now() - interval '1 second' WHERE message_id = $1", [dead.message_id])
-    expect(await a.flush()).toEqual({sent: 1, pending: 0, error: null})
-    expect(got.filter((e) => e.message_id === dead.message_id)).toHaveLength(1)
+  // PGlite has one connection: a second session cannot hold a lock there.
+  it.skipIf(backend.skip || backend.name === 'pglite')('skips rows another relay is publishing, and takes them once it is gone', async () => {
+    const [busy] = (await produce(1)).events
+    const bus = new LocalBus()
+    const got = collect(bus, 'attune.events')
+    const relay = new OutboxRelay(store, bus)
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let locked: () => void = () => {}
+    const isLocked = new Promise<void>((resolve) => (locked = resolve))
+    // Another relay in the middle of a round: it holds the row lock until its transaction ends.
+    const other = store.transaction(async (tx) => {
+      await tx.query('SELECT id FROM attune.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
+      locked()
+      await released
+      throw new Error('the other relay died')
+    })
+    await isLocked
+    expect(await relay.flush()).toEqual({sent: 1, pending: 1, error: null})
+    expect(got).toEqual([])
+    release()
+    await expect(other).rejects.toThrow('the other relay died')
+    expect(await relay.flush()).toEqual({sent: 1, pending: 0, error: null})
+    expect(got.map((e) => e.message_id)).toEqual([busy.message_id])
   })
 
   it.skipIf(backend.skip)('runs in the background and wakes up when the pipeline commits', async () => {

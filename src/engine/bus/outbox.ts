@@ -5,11 +5,11 @@
  * retry (at-least-once; `message_id` never changes), never a lost message.
  */
 import {errorMessage} from '../errors.js'
-import type {Queryable} from '../store/types.js'
+import type {Queryable, Store} from '../store/types.js'
 import {toJsonb} from '../store/types.js'
 import {Backoff} from './backoff.js'
 import type {OutboundMessage} from './envelope.js'
-import type {Bus, WireMessage} from './types.js'
+import type {Bus, PublishResult, WireMessage} from './types.js'
 
 /**
  * Inserts messages into the outbox: call it inside the transaction that makes the change the
@@ -49,8 +49,6 @@ export async function pruneSentOutbox(q: Queryable, olderThanMs: number): Promis
 export interface OutboxRelayOptions {
   /** Rows claimed and published per round (default 500). */
   batchSize?: number
-  /** How long a claim protects rows from other relays (default 60 s): longer than any publish. */
-  leaseMs?: number
   /** The background loop looks for new rows this often when nobody calls `notify()` (default 1 s). */
   idleMs?: number
   /** Retry pacing after a failure (default 200 ms doubling to 15 s, ±20 %). */
@@ -90,7 +88,6 @@ interface ClaimedRow extends WireMessage {
 
 export class OutboxRelay {
   private readonly batchSize: number
-  private readonly leaseMs: number
   private readonly idleMs: number
   private readonly retainSentMs: number
   private readonly backoff: Backoff
@@ -104,12 +101,11 @@ export class OutboxRelay {
   readonly stats: RelayStats = {sent: 0, failures: 0, last_error: null, last_sent_at: null}
 
   constructor(
-    private readonly db: Queryable,
+    private readonly store: Store,
     readonly bus: Bus,
     private readonly options: OutboxRelayOptions = {},
   ) {
     this.batchSize = options.batchSize ?? 500
-    this.leaseMs = options.leaseMs ?? 60_000
     this.idleMs = options.idleMs ?? 1_000
     this.retainSentMs = options.retainSentMs ?? 86_400_000
     this.backoffRange = [options.backoff?.initialMs ?? 200, options.backoff?.maxMs ?? 15_000]
@@ -117,71 +113,61 @@ export class OutboxRelay {
   }
 
   /**
-   * One round: claim up to `batchSize` unsent rows, publish them, mark the confirmed ones sent
-   * and release the rest. Returns how many were sent; throws when anything was not (the bus
-   * is down, the broker nacked) so the caller backs off.
+   * One round, in one transaction: lock up to `batchSize` unsent rows (`FOR NO KEY UPDATE SKIP
+   * LOCKED`: another relay takes the next rows, never these), publish them, mark the confirmed
+   * ones sent and record the error on the rest. Returns how many were sent; throws when
+   * anything was not (the bus is down, the broker nacked) so the caller backs off. A relay that
+   * dies mid-round loses its connection and with it the locks: its rows are unsent again.
    */
   async relayBatch(): Promise<number> {
-    const rows = await this.claim()
-    if (rows.length === 0) return 0
-    let confirmed: string[]
-    let failed: Array<{message_id: string; error: string}>
-    try {
-      ;({confirmed, failed} = await this.bus.publish(rows))
-    } catch (error) {
-      await this.release(rows.map((row) => ({id: row.id, error: errorMessage(error)})))
-      throw error
-    }
-    const byMessage = new Map(rows.map((row) => [row.message_id, row.id]))
-    if (confirmed.length > 0) {
-      await this.db.query('UPDATE attune.outbox SET sent_at = now(), claimed_until = NULL, last_error = NULL WHERE id = ANY($1::bigint[])', [
-        confirmed.map((id) => byMessage.get(id)),
-      ])
-      this.stats.sent += confirmed.length
+    // Connect first: an unreachable broker must not hold a transaction (and, on the embedded
+    // database, every other query of this process) while it times out.
+    await this.bus.connect?.()
+    const outcome = await this.store.transaction(async (tx): Promise<{sent: number; error?: Error}> => {
+      // The stored envelope says retry_count 0; a retry publishes the same message (same
+      // message_id) with the number of earlier attempts.
+      const {rows} = await tx.query<ClaimedRow>(
+        `SELECT id, exchange, routing_key, message_id,
+                message->>'correlation_id' AS correlation_id, message->>'message_type' AS message_type,
+                message->>'timestamp' AS timestamp, message->'headers'->>'trace_id' AS trace_id,
+                attempts AS retry_count,
+                CASE WHEN attempts > 0 THEN jsonb_set(message, '{headers,retry_count}', to_jsonb(attempts))::text
+                     ELSE message::text END AS body
+           FROM attune.outbox
+          WHERE sent_at IS NULL
+          ORDER BY id LIMIT $1
+          FOR NO KEY UPDATE SKIP LOCKED`,
+        [this.batchSize],
+      )
+      if (rows.length === 0) return {sent: 0}
+      let result: PublishResult
+      try {
+        result = await this.bus.publish(rows)
+      } catch (error) {
+        await recordFailures(tx, rows.map((row) => ({id: row.id, error: errorMessage(error)})))
+        return {sent: 0, error: error instanceof Error ? error : new Error(String(error))}
+      }
+      const byMessage = new Map(rows.map((row) => [row.message_id, row.id]))
+      if (result.confirmed.length > 0) {
+        await tx.query('UPDATE attune.outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [
+          result.confirmed.map((id) => byMessage.get(id)),
+        ])
+      }
+      if (result.failed.length === 0) return {sent: result.confirmed.length}
+      await recordFailures(tx, result.failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))
+      return {
+        sent: result.confirmed.length,
+        error: new PublishError(`${result.failed.length} of ${rows.length} messages were not confirmed: ${result.failed[0].error}`),
+      }
+    })
+    if (outcome.sent > 0) {
+      this.stats.sent += outcome.sent
       this.stats.last_sent_at = new Date()
     }
-    if (failed.length > 0) {
-      await this.release(failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))
-      throw new PublishError(`${failed.length} of ${rows.length} messages were not confirmed: ${failed[0].error}`)
-    }
+    if (outcome.error) throw outcome.error
     // A fully confirmed round means the broker is healthy again (health checks read this).
-    this.stats.last_error = null
-    return confirmed.length
-  }
-
-  private async claim(): Promise<ClaimedRow[]> {
-    // The stored envelope says retry_count 0; a retry publishes the same message (same
-    // message_id) with the count of earlier attempts.
-    const {rows} = await this.db.query<ClaimedRow>(
-      `UPDATE attune.outbox o
-          SET claimed_until = now() + $2::double precision * interval '1 millisecond', attempts = o.attempts + 1
-        WHERE o.id IN (
-          SELECT id FROM attune.outbox
-           WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < now())
-           ORDER BY id LIMIT $1
-           FOR UPDATE SKIP LOCKED)
-        RETURNING o.id, o.exchange, o.routing_key, o.message_id,
-          o.message->>'correlation_id' AS correlation_id, o.message->>'message_type' AS message_type,
-          o.message->>'timestamp' AS timestamp, o.message->'headers'->>'trace_id' AS trace_id,
-          o.attempts - 1 AS retry_count,
-          CASE WHEN o.attempts > 1 THEN jsonb_set(o.message, '{headers,retry_count}', to_jsonb(o.attempts - 1))::text
-               ELSE o.message::text END AS body`,
-      [this.batchSize, this.leaseMs],
-    )
-    // RETURNING has no defined order: publish in outbox order.
-    return rows.sort((a, b) => a.id - b.id)
-  }
-
-  private async release(rows: Array<{id: number; error: string}>): Promise<void> {
-    try {
-      await this.db.query(
-        `UPDATE attune.outbox o SET claimed_until = NULL, last_error = f.error
-           FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE o.id = f.id`,
-        [rows.map((r) => r.id), rows.map((r) => r.error.slice(0, 2000))],
-      )
-    } catch {
-      // The database is gone too: the lease runs out and the rows are claimed again.
-    }
+    if (outcome.sent > 0) this.stats.last_error = null
+    return outcome.sent
   }
 
   /**
@@ -209,7 +195,7 @@ export class OutboxRelay {
         await sleep(delay)
       }
     }
-    const pending = await pendingOutboxCount(this.db).catch(() => -1)
+    const pending = await pendingOutboxCount(this.store).catch(() => -1)
     return {sent, pending, error: lastError}
   }
 
@@ -281,8 +267,16 @@ export class OutboxRelay {
   private async maybePrune(): Promise<void> {
     if (this.retainSentMs <= 0 || Date.now() - this.lastPrune < 600_000) return
     this.lastPrune = Date.now()
-    await pruneSentOutbox(this.db, this.retainSentMs)
+    await pruneSentOutbox(this.store, this.retainSentMs)
   }
+}
+
+async function recordFailures(tx: Queryable, rows: Array<{id: number; error: string}>): Promise<void> {
+  await tx.query(
+    `UPDATE attune.outbox o SET attempts = o.attempts + 1, last_error = f.error
+       FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE o.id = f.id`,
+    [rows.map((r) => r.id), rows.map((r) => r.error.slice(0, 2000))],
+  )
 }
 
 function sleep(ms: number): Promise<void> {

@@ -35,6 +35,8 @@ export interface Bus {
   /** Where the bus delivers, safe to print (no password). */
   readonly location: string
   publish(messages: readonly WireMessage[]): Promise<PublishResult>
+  /** Connects ahead of a publish, if the bus has a connection at all; throws `BusUnavailableError`. */
+  connect?(): Promise<void>
   close(): Promise<void>
 }
 
