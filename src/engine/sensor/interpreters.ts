@@ -43,13 +43,32 @@ export type InterpreterResolution = {path: string} | {error: string}
 
 const resolved = new Map<string, Promise<InterpreterResolution>>()
 
+/** Interpreter paths found by runtime detection (`attune runtime detect`), for this process. */
+let detected: InterpreterPaths = {}
+
+/**
+ * Hands the executors the real interpreter paths runtime detection resolved (through shims),
+ * so polls start the interpreter directly. Paths named in the config still win; a detected
+ * path that has gone away falls back to the PATH lookup. Replaces earlier detected paths.
+ */
+export function useDetectedInterpreters(paths: InterpreterPaths): void {
+  detected = {...paths}
+  // Detection already asked Python for its own path: no need to ask again.
+  if (paths.python) resolvedPython.set(paths.python, Promise.resolve(paths.python))
+}
+
+/** The interpreter paths detection handed over (empty when none ran in this process). */
+export function detectedInterpreters(): InterpreterPaths {
+  return {...detected}
+}
+
 /**
  * The program that runs a sensor of the given runtime (native sensors run themselves).
  * Remembered per process (per runtime, configured paths and PATH): a poll should not walk
  * PATH again each time.
  */
 export function resolveInterpreter(runtime: SensorRuntime, configured: InterpreterPaths = {}): Promise<InterpreterResolution> {
-  const key = JSON.stringify([runtime, configured, process.env.PATH])
+  const key = JSON.stringify([runtime, configured, detected, process.env.PATH])
   let pending = resolved.get(key)
   if (!pending) {
     pending = lookUpInterpreter(runtime, configured)
@@ -63,7 +82,7 @@ export function resolveInterpreter(runtime: SensorRuntime, configured: Interpret
 async function lookUpInterpreter(runtime: SensorRuntime, configured: InterpreterPaths): Promise<InterpreterResolution> {
   switch (runtime) {
     case 'python': {
-      const names = configured.python ? [configured.python] : ['python3', 'python']
+      const names = configured.python ? [configured.python] : [...(detected.python ? [detected.python] : []), 'python3', 'python']
       for (const name of names) {
         const found = await findExecutable(name)
         if (!found) continue
@@ -73,9 +92,11 @@ async function lookUpInterpreter(runtime: SensorRuntime, configured: Interpreter
       return {error: `Python interpreter not found (looked for ${names.join(', ')} on PATH); install Python 3 or set sensor.interpreters.python`}
     }
     case 'node':
-      return {path: configured.node ?? process.execPath}
+      if (configured.node) return {path: configured.node}
+      if (detected.node && (await findExecutable(detected.node))) return {path: detected.node}
+      return {path: process.execPath}
     case 'shell': {
-      const names = configured.shell ? [configured.shell] : ['bash', 'sh']
+      const names = configured.shell ? [configured.shell] : [...(detected.shell ? [detected.shell] : []), 'bash', 'sh']
       for (const name of names) {
         const found = await findExecutable(name)
         if (found) return {path: found}
