@@ -15,6 +15,8 @@ const EXPECTED_TABLES = [
   'runtime',
   'schema_migrations',
   'sensor',
+  'sensor_state',
+  'timer_state',
   'trigger',
   'worker',
 ]
