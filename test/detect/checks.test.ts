@@ -134,10 +134,37 @@ describe('verification commands', () => {
     expect(isRunning(pid)).toBe(false)
   })
 
+  it('a hanging interpreter shim costs one timeout, not two', async () => {
+    const shims = binDir('attune-detect-hangshim-')
+    try {
+      const log = join(shims.dir, 'calls.log')
+      shims.fake('python3', `echo "$*" >> ${log}; sleep 30`)
+      const started = performance.now()
+      const result = await checkRuntime(
+        spec({ref: 'core.sensor.python', name: 'Python', aliases: ['python'], distributions: {verification: {commands: [command('python3')]}}}),
+        {env: shims.env({only: true}), timeoutMs: 300},
+      )
+      expect(result.reason).toBe('python3: timed out after 0.3 s (killed) when asked for its own path')
+      // The check is not started after a probe that timed out: one process, one timeout.
+      expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual(['-S -c import sys; print(sys.executable)'])
+      expect(performance.now() - started).toBeLessThan(600)
+    } finally {
+      shims.cleanup()
+    }
+  })
+
   it('uses a command\'s own timeout over the default', async () => {
     bin.fake('slowish', 'sleep 5')
     const result = await checkRuntime(spec({distributions: {verification: {commands: [command('slowish', {timeout: 0.2})]}}}), {env: bin.env()})
     expect(result.reason).toBe('slowish: timed out after 0.2 s (killed)')
+  })
+
+  it("runs checks without attune's own secrets in their environment", async () => {
+    bin.fake('envcheck', 'if [ -n "$ATTUNE_JWT_SECRET$ATTUNE_DATABASE_URL$DATABASE_URL" ]; then echo "leaked" >&2; exit 9; fi; echo "envcheck 1.0 $HOME"')
+    const result = await checkRuntime(spec({distributions: {verification: {commands: [command('envcheck', {pattern: 'envcheck'})]}}}), {
+      env: {...bin.env(), ATTUNE_JWT_SECRET: 'x'.repeat(32), ATTUNE_DATABASE_URL: 'postgres://secret@db/attune', DATABASE_URL: 'postgres://secret@db/x'},
+    })
+    expect(result).toMatchObject({available: true, version: '1.0'})
   })
 
   it('runs all runtimes in parallel', async () => {

@@ -33,6 +33,20 @@ const SELF_PATH_ARGS: Partial<Record<SensorRuntime, string[]>> = {
   node: ['-p', 'process.execPath'],
 }
 
+/**
+ * The environment verification commands run with: this process's, minus attune's own
+ * settings (database URL, JWT secret, broker URL): a command from a database row has no
+ * business seeing them. PATH, HOME and the PYENV_* / ASDF_* variables shims need stay.
+ */
+export function checkEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const clean: NodeJS.ProcessEnv = {}
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || key.startsWith('ATTUNE_') || key === 'DATABASE_URL') continue
+    clean[key] = value
+  }
+  return clean
+}
+
 /** Checks every runtime at once: detection takes about as long as the slowest check. */
 export function detectRuntimes(specs: RuntimeSpec[], options: DetectOptions = {}): Promise<RuntimeResult[]> {
   return Promise.all(specs.map((spec) => checkRuntime(spec, options)))
@@ -111,8 +125,7 @@ async function realPath(path: string): Promise<string> {
 }
 
 /** The interpreter's own answer to "where are you", when it is an absolute path to an executable. */
-async function selfPath(probe: Promise<CommandOutcome>): Promise<string | undefined> {
-  const outcome = await probe
+async function selfPath(outcome: CommandOutcome): Promise<string | undefined> {
   const line = outcome.stdout.trim().split('\n')[0]?.trim() ?? ''
   if (outcome.exitCode !== 0 || !isAbsolute(line)) return undefined
   try {
@@ -129,7 +142,7 @@ function firstLine(text: string): string {
 }
 
 async function runCheck(spec: RuntimeSpec, command: VerificationCommand, options: DetectOptions): Promise<{check: CommandCheck; path: string | null}> {
-  const env = options.env ?? process.env
+  const env = checkEnvironment(options.env ?? process.env)
   const check: CommandCheck = {
     binary: command.binary,
     args: command.args,
@@ -161,18 +174,26 @@ async function runCheck(spec: RuntimeSpec, command: VerificationCommand, options
   check.found_at = found
 
   const timeoutMs = command.timeout !== undefined ? command.timeout * 1000 : (options.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS)
-  // A script in the interpreter's place is a shim: only the interpreter knows where it really
-  // is, so it is asked, alongside the check rather than after it (pyenv's shim costs ~60 ms).
-  // A binary is the interpreter already: its path is kept as found (a venv's symlink included).
+  // A script in the interpreter's place is a shim (pyenv, asdf): only the interpreter knows
+  // where it really is, so it is asked first, and the check then runs against that
+  // interpreter: the one the executors will start. The shim's start-up (~60 ms for pyenv) is
+  // paid once, not twice. A binary is the interpreter already and is kept as found (a venv's
+  // symlink included).
   const runtime = executorRuntime(spec)
   const pathArgs = command.path_args ?? (runtime ? SELF_PATH_ARGS[runtime] : undefined)
+  const started = performance.now()
   const shim = await isScript(found)
-  const probe = pathArgs && shim ? runCommand(found, pathArgs, timeoutMs, env) : undefined
+  let real: string | undefined
+  if (pathArgs && shim) {
+    const probe = await runCommand(found, pathArgs, timeoutMs, env)
+    if (probe.timedOut) return done('timeout', `timed out after ${timeoutMs / 1000} s (killed) when asked for its own path`)
+    real = await selfPath(probe)
+  }
 
-  const outcome = await runCommand(found, command.args, timeoutMs, env)
-  check.duration_ms = Math.round(outcome.durationMs)
+  const outcome = await runCommand(real ?? found, command.args, timeoutMs, env)
+  check.duration_ms = Math.round(performance.now() - started)
   check.exit_code = outcome.exitCode
-  if (outcome.spawnError) return done('failed', `cannot run ${found}: ${outcome.spawnError}`)
+  if (outcome.spawnError) return done('failed', `cannot run ${real ?? found}: ${outcome.spawnError}`)
   if (outcome.timedOut) return done('timeout', `timed out after ${timeoutMs / 1000} s (killed)`)
   if (outcome.exitCode !== command.exit_code) {
     const detail = firstLine(outcome.stderr) || firstLine(outcome.stdout)
@@ -195,6 +216,6 @@ async function runCheck(spec: RuntimeSpec, command: VerificationCommand, options
     return done('failed', `version ${check.version} is older than min_version ${spec.min_version}`)
   }
   check.outcome = 'passed'
-  const path = (probe && (await selfPath(probe))) ?? (shim ? await realPath(found) : found)
+  const path = real ?? (shim ? await realPath(found) : found)
   return {check, path}
 }
