@@ -1,6 +1,7 @@
 import {hostname} from 'node:os'
 import {createBus, OutboxRelay, pendingOutboxCount, type Bus} from '../engine/bus/index.js'
 import type {AttuneConfig} from '../engine/config.js'
+import {registerSensorWorker, runtimeDetection, workerCapabilities, type DetectionReport} from '../engine/detect/index.js'
 import {AbortError, errorMessage} from '../engine/errors.js'
 import {configSnapshot, EventPipeline, sensorPollConfig} from '../engine/events/index.js'
 import {registerPacks} from '../engine/packs/index.js'
@@ -84,6 +85,7 @@ export class Daemon {
   private readonly timers: NodeJS.Timeout[] = []
   private readonly startedAt = new Date()
   private databaseError: string | null = null
+  private detection?: DetectionReport
   private pendingOutbox = 0
   private stopping = false
   private ruleVersion = ''
@@ -123,6 +125,9 @@ export class Daemon {
       onStatus: (status) => this.dirtyStates.set(status.ref, status),
       ...this.options.observe,
     })
+    // The runtimes this host has (real interpreter paths go to the executors of this process).
+    this.detection = await runtimeDetection({config, store: this.store, useCache: false, notice: (message) => logger.info(message)})
+    logger.info('runtimes detected', {source: this.detection.source_detail, available: this.detection.available})
     await this.registerWorker('active')
     await this.reload()
     if (this.options.healthPort !== undefined) {
@@ -438,16 +443,15 @@ export class Daemon {
   }
 
   private async registerWorker(status: 'active' | 'inactive'): Promise<void> {
-    const capabilities = {
-      runtimes: this.options.config.sensor.capabilities.runtimes ?? ['python', 'node', 'shell', 'native', 'builtin'],
-      sensors: this.sensors.size + this.supervisors.size,
+    if (status === 'inactive') {
+      await this.store!.query("UPDATE attune.worker SET status = 'inactive', updated = now() WHERE name = $1", [this.name])
+      return
     }
-    await this.store!.query(
-      `INSERT INTO attune.worker (name, worker_role, capabilities, status, last_heartbeat)
-       VALUES ($1, 'sensor', $2::jsonb, $3, now())
-       ON CONFLICT (name) DO UPDATE SET capabilities = EXCLUDED.capabilities, status = EXCLUDED.status, last_heartbeat = now()`,
-      [this.name, JSON.stringify(capabilities), status],
-    )
+    const capabilities = {
+      ...(this.detection ? workerCapabilities(this.detection) : {}),
+      sensors: this.sensors.size + this.supervisors.size + (this.timer ? 1 : 0),
+    }
+    await registerSensorWorker(this.store!, this.name, capabilities)
   }
 
   /** Writes changed sensor states (batched once a second) for `attune sensor status`. */

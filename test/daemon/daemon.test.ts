@@ -97,6 +97,14 @@ describe('attune daemon (embedded database, real sensors)', () => {
     }
   })
 
+  it('registers its worker row with the runtimes it detected', async () => {
+    const {workers} = await attuneJson<{workers: Array<{name: string; status: string; capabilities: {runtimes: string[]; sensors: number}}>}>(['worker', 'list'], env)
+    expect(workers).toHaveLength(1)
+    expect(workers[0].status).toBe('active')
+    expect(workers[0].capabilities.runtimes).toEqual(expect.arrayContaining(['python', 'node', 'shell', 'native']))
+    expect(workers[0].capabilities.sensors).toBeGreaterThanOrEqual(4)
+  })
+
   it('picks up a sensor registered while it runs', async () => {
     const extra = writePack(join(home, 'extra'), {
       'pack.yaml': 'ref: x\n',
