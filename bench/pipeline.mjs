@@ -30,6 +30,22 @@ import {formatRatio, median} from './lib.mjs'
 const QUEUE = 'attune_bench_executor'
 const RULES = 10
 const BATCH = Number(process.env.ATTUNE_BENCH_BATCH ?? 100) // events per transaction: polls of ten events, group-committed
+// Transactions in flight at once, as concurrent polls of the daemon commit; the PostgreSQL
+// ceiling writes with the same concurrency.
+const WRITERS = Number(process.env.ATTUNE_BENCH_WRITERS ?? 2)
+
+/** Runs `write(offset)` for every batch offset, `WRITERS` at a time. */
+async function inParallel(total, write) {
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      const offset = next
+      next += BATCH
+      await write(offset)
+    }
+  }
+  await Promise.all(Array.from({length: WRITERS}, worker))
+}
 
 export async function run() {
   const quick = process.env.ATTUNE_BENCH_QUICK === '1'
@@ -83,6 +99,7 @@ export async function run() {
       details: {
         events_per_round: events,
         batch: BATCH,
+        writers: WRITERS,
         events_per_s: rate,
         runs: Object.fromEntries(Object.entries(measure).map(([name, values]) => [name, values.map(Math.round)])),
       },
@@ -210,13 +227,14 @@ async function ours(store, bus, world, payloads) {
   const start = performance.now()
   relay.start()
   let enforcements = 0
-  for (let i = 0; i < payloads.length; i += BATCH) {
+  await inParallel(payloads.length, async (i) => {
     const polls = []
     for (let j = i; j < Math.min(i + BATCH, payloads.length); j += 10) {
       polls.push({trigger: {id: world.trigger, ref: 'bench.metric'}, sensor: {id: world.sensor, ref: 'bench.sensor'}, config: world.config, events: payloads.slice(j, Math.min(j + 10, i + BATCH))})
     }
-    enforcements += (await pipeline.persist(polls)).enforcements.length
-  }
+    const stored = await pipeline.persist(polls)
+    enforcements += stored.enforcements.length
+  })
   const written = (performance.now() - start) / 1000
   // Wait on the relay's own count (polling the table would load the database we measure).
   const messages = payloads.length + enforcements
@@ -234,7 +252,7 @@ async function ours(store, bus, world, payloads) {
 async function postgresCeiling(store, world, payloads) {
   const matched = world.rules[3]
   const start = performance.now()
-  for (let i = 0; i < payloads.length; i += BATCH) {
+  await inParallel(payloads.length, async (i) => {
     const batch = payloads.slice(i, i + BATCH)
     await store.transaction(async (tx) => {
       const ids = (
@@ -258,7 +276,7 @@ async function postgresCeiling(store, world, payloads) {
         [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2].message_id), rows.map((r) => JSON.stringify(r[2]))],
       )
     })
-  }
+  })
   return (performance.now() - start) / 1000
 }
 

@@ -2,7 +2,7 @@ import {connect, type ChannelModel, type ConfirmChannel} from 'amqplib'
 import {EventEmitter} from 'node:events'
 import {AbortError, errorMessage} from '../errors.js'
 import {EXCHANGES} from './envelope.js'
-import {BusUnavailableError, type Bus, type PublishResult, type WireMessage} from './types.js'
+import {BusUnavailableError, type Bus, type PublishOptions, type PublishResult, type WireMessage} from './types.js'
 
 export interface AmqpBusOptions {
   /** How long a batch may wait for the broker's confirms before the connection is recycled. */
@@ -163,8 +163,11 @@ export class AmqpBus extends EventEmitter implements Bus {
    * reported failed; they may still have arrived (at-least-once: consumers dedupe on
    * `message_id`).
    */
-  async publish(messages: readonly WireMessage[]): Promise<PublishResult> {
-    if (messages.length === 0) return {confirmed: [], failed: []}
+  async publish(messages: readonly WireMessage[], options: PublishOptions = {}): Promise<PublishResult> {
+    if (messages.length === 0) {
+      options.onWritten?.()
+      return {confirmed: [], failed: []}
+    }
     const link = await this.ensureLink()
     const {channel} = link
     const outcome = new Map<number, string | null>()
@@ -176,6 +179,16 @@ export class AmqpBus extends EventEmitter implements Bus {
       if (outcome.size === messages.length) settleAll()
     }
     let broken: string | undefined
+    // amqplib writes every frame (three per message) to the socket on its own: cork the socket
+    // for the batch so they leave in a few large writes instead of thousands of small packets.
+    const socket = (link.model.connection as unknown as {stream?: {cork?: () => void; uncork?: () => void}}).stream
+    socket?.cork?.()
+    let corked = true
+    const uncork = () => {
+      if (!corked) return
+      corked = false
+      socket?.uncork?.()
+    }
     for (let index = 0; index < messages.length; index++) {
       const message = messages[index]
       if (broken) {
@@ -194,10 +207,7 @@ export class AmqpBus extends EventEmitter implements Bus {
             correlationId: message.correlation_id,
             type: message.message_type,
             contentType: 'application/json',
-            contentEncoding: 'utf-8',
             timestamp: Math.floor(Date.parse(message.timestamp) / 1000),
-            appId: 'attune',
-            headers: {retry_count: message.retry_count, trace_id: message.trace_id},
           },
           (error: unknown) => settle(index, error ? errorMessage(error) : null),
         )
@@ -207,8 +217,14 @@ export class AmqpBus extends EventEmitter implements Bus {
         continue
       }
       // The socket buffer is full: wait for it to drain (or for the channel to die).
-      if (!writable) await drained(channel)
+      if (!writable) {
+        uncork()
+        await drained(channel)
+      }
     }
+    // amqplib hands frames to the socket on its next turn (setImmediate): uncork after that.
+    setImmediate(uncork)
+    options.onWritten?.()
     const timer = setTimeout(() => {
       // No confirm in time: recycle the connection; the pending callbacks fail with it.
       this.emit('timeout', new Error(`no confirm from RabbitMQ within ${this.confirmTimeoutMs} ms`))

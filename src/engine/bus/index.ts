@@ -28,7 +28,7 @@ export {
   type RelayStats,
 } from './outbox.js'
 export {publishRuleLifecycle} from './rules.js'
-export {BusUnavailableError, toWireMessage, type Bus, type MessageHandler, type PublishResult, type WireMessage} from './types.js'
+export {BusUnavailableError, toWireMessage, type Bus, type MessageHandler, type PublishOptions, type PublishResult, type WireMessage} from './types.js'
 
 /** RabbitMQ when an AMQP URL is configured, else the in-process bus. */
 export function createBus(options: {amqpUrl?: string} & AmqpBusOptions = {}): Bus {

@@ -1,6 +1,6 @@
 import {errorMessage} from '../errors.js'
 import {topicMatches, type Envelope} from './envelope.js'
-import type {Bus, MessageHandler, PublishResult, WireMessage} from './types.js'
+import type {Bus, MessageHandler, PublishOptions, PublishResult, WireMessage} from './types.js'
 
 interface Subscription {
   exchange: string
@@ -29,7 +29,7 @@ export class LocalBus implements Bus {
     return () => this.subscriptions.delete(subscription)
   }
 
-  async publish(messages: readonly WireMessage[]): Promise<PublishResult> {
+  async publish(messages: readonly WireMessage[], options: PublishOptions = {}): Promise<PublishResult> {
     const result: PublishResult = {confirmed: [], failed: []}
     for (const message of messages) {
       if (this.closed) {
@@ -53,6 +53,7 @@ export class LocalBus implements Bus {
       }
       result.confirmed.push(message.message_id)
     }
+    options.onWritten?.()
     return result
   }
 

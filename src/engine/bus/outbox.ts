@@ -51,6 +51,12 @@ export interface OutboxRelayOptions {
   batchSize?: number
   /** The background loop looks for new rows this often when nobody calls `notify()` (default 1 s). */
   idleMs?: number
+  /**
+   * Rounds in flight in the background (default 2): while one waits for the broker's confirms
+   * and marks its rows sent, the next locks and publishes the following rows. Rounds publish
+   * one after the other, so the wire order stays the outbox order.
+   */
+  concurrency?: number
   /** Retry pacing after a failure (default 200 ms doubling to 15 s, ±20 %). */
   backoff?: {initialMs?: number; maxMs?: number}
   /** Sent rows are deleted after this long (default one day); 0 keeps them. */
@@ -92,11 +98,14 @@ export class OutboxRelay {
   private readonly retainSentMs: number
   private readonly backoff: Backoff
   private readonly backoffRange: [number, number]
-  private running: Promise<void> | undefined
+  private readonly concurrency: number
+  private running: Promise<unknown> | undefined
   private stopping = false
-  private wake: (() => void) | undefined
-  private interrupt: (() => void) | undefined
+  /** Paused loops: `notify()` wakes those idling, `stop()` all of them. */
+  private readonly waiters = new Set<{finish: () => void; onNotify: boolean}>()
   private woken = false
+  /** The publishing turn: one round at a time locks rows and writes them to the bus. */
+  private turn: Promise<void> = Promise.resolve()
   private lastPrune = 0
   readonly stats: RelayStats = {sent: 0, failures: 0, last_error: null, last_sent_at: null}
 
@@ -107,6 +116,7 @@ export class OutboxRelay {
   ) {
     this.batchSize = options.batchSize ?? 500
     this.idleMs = options.idleMs ?? 1_000
+    this.concurrency = Math.max(1, options.concurrency ?? 2)
     this.retainSentMs = options.retainSentMs ?? 86_400_000
     this.backoffRange = [options.backoff?.initialMs ?? 200, options.backoff?.maxMs ?? 15_000]
     this.backoff = new Backoff(...this.backoffRange)
@@ -123,6 +133,20 @@ export class OutboxRelay {
     // Connect first: an unreachable broker must not hold a transaction (and, on the embedded
     // database, every other query of this process) while it times out.
     await this.bus.connect?.()
+    // Wait for the previous round to have written its messages: rounds overlap only in
+    // waiting for confirms and marking rows, never in publishing.
+    let endTurn: () => void = () => {}
+    const previous = this.turn
+    this.turn = new Promise<void>((resolve) => (endTurn = resolve))
+    await previous
+    try {
+      return await this.round(endTurn)
+    } finally {
+      endTurn()
+    }
+  }
+
+  private async round(endTurn: () => void): Promise<number> {
     const outcome = await this.store.transaction(async (tx): Promise<{sent: number; error?: Error}> => {
       // The stored envelope says retry_count 0; a retry publishes the same message (same
       // message_id) with the number of earlier attempts.
@@ -142,7 +166,7 @@ export class OutboxRelay {
       if (rows.length === 0) return {sent: 0}
       let result: PublishResult
       try {
-        result = await this.bus.publish(rows)
+        result = await this.bus.publish(rows, {onWritten: endTurn})
       } catch (error) {
         await recordFailures(tx, rows.map((row) => ({id: row.id, error: errorMessage(error)})))
         return {sent: 0, error: error instanceof Error ? error : new Error(String(error))}
@@ -208,21 +232,23 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return
     this.stopping = false
-    this.running = this.loop().finally(() => {
+    const loops = Array.from({length: this.concurrency}, () => this.loop())
+    this.running = Promise.all(loops).finally(() => {
       this.running = undefined
     })
   }
 
   /** New rows were committed: look now instead of at the next idle tick. */
   notify(): void {
-    if (this.wake) this.wake()
-    else this.woken = true
+    const idle = [...this.waiters].filter((waiter) => waiter.onNotify)
+    if (idle.length === 0) this.woken = true
+    for (const waiter of idle) waiter.finish()
   }
 
-  /** Stops the background loop after its current round. */
+  /** Stops the background loops after their current rounds. */
   async stop(): Promise<void> {
     this.stopping = true
-    this.interrupt?.()
+    for (const waiter of [...this.waiters]) waiter.finish()
     await this.running
   }
 
@@ -252,20 +278,22 @@ export class OutboxRelay {
       return Promise.resolve()
     }
     return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer)
-        this.wake = undefined
-        this.interrupt = undefined
-        resolve()
+      const waiter = {
+        onNotify: wakeOnNotify,
+        finish: () => {
+          clearTimeout(timer)
+          this.waiters.delete(waiter)
+          resolve()
+        },
       }
-      const timer = setTimeout(finish, ms)
-      this.interrupt = finish
-      if (wakeOnNotify) this.wake = finish
+      const timer = setTimeout(waiter.finish, ms)
+      this.waiters.add(waiter)
     })
   }
 
   private async maybePrune(): Promise<void> {
     if (this.retainSentMs <= 0 || Date.now() - this.lastPrune < 600_000) return
+    // Claimed before the await, so a second loop does not prune as well.
     this.lastPrune = Date.now()
     await pruneSentOutbox(this.store, this.retainSentMs)
   }

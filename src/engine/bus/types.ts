@@ -18,6 +18,10 @@ export interface WireMessage {
   body: string
 }
 
+export interface PublishOptions {
+  onWritten?: () => void
+}
+
 /** What a bus did with a batch: every message is in exactly one of the two lists. */
 export interface PublishResult {
   /** Accepted for good: confirmed by the broker, or handed to the local subscribers. */
@@ -34,7 +38,11 @@ export interface Bus {
   readonly kind: 'amqp' | 'local'
   /** Where the bus delivers, safe to print (no password). */
   readonly location: string
-  publish(messages: readonly WireMessage[]): Promise<PublishResult>
+  /**
+   * `onWritten` is called once every message has been handed to the transport (before the
+   * confirms): the next batch may be published from then on without changing the order.
+   */
+  publish(messages: readonly WireMessage[], options?: PublishOptions): Promise<PublishResult>
   /** Connects ahead of a publish, if the bus has a connection at all; throws `BusUnavailableError`. */
   connect?(): Promise<void>
   close(): Promise<void>
