@@ -1,4 +1,5 @@
 import {connect, type ChannelModel, type ConfirmChannel} from 'amqplib'
+import {redactUrl} from '../redact.js'
 import {EventEmitter} from 'node:events'
 import {AbortError, errorMessage} from '../errors.js'
 import {EXCHANGES} from './envelope.js'
@@ -22,13 +23,7 @@ interface Link {
 
 /** The URL without its password, for messages. */
 export function redactAmqpUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return '<unparseable AMQP URL>'
-  }
+  return redactUrl(url, 'AMQP URL')
 }
 
 /** Checks an AMQP URL up front, so a typo is a usage error (exit 2), not an outage. */

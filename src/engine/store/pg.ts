@@ -1,4 +1,5 @@
 import pg from 'pg'
+import {redactUrl} from '../redact.js'
 import {AbortError, errorMessage} from '../errors.js'
 import type {QueryResult, Queryable, Row, Store} from './types.js'
 
@@ -13,15 +14,9 @@ const types = {
   },
 }
 
-/** Removes the password from a connection URL so it can appear in messages. */
+/** The URL without its password, for messages. */
 export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password) parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return '<unparseable database URL>'
-  }
+  return redactUrl(url, 'database URL')
 }
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {

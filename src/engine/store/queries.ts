@@ -206,35 +206,19 @@ export async function enabledRulesForTrigger(q: Queryable, triggerRef: string): 
   ).rows
 }
 
+/** Rows of an append-only table, newest first, with equality filters, a `since` and a limit. */
+async function newest<T>(q: Queryable, table: 'event' | 'enforcement', filters: Array<[string, unknown]>, since?: Date, limit = 50): Promise<T[]> {
+  const {clause, params} = where([...filters, ['created >= ?', since]])
+  params.push(limit)
+  return (await q.query<T>(`SELECT * FROM attune.${table} ${clause} ORDER BY created DESC, id DESC LIMIT $${params.length}`, params)).rows
+}
+
 /** Newest first. `since` is a point in time (a command turns `--since 1h` into one). */
-export async function listEvents(
-  q: Queryable,
-  filter: {trigger?: string; since?: Date; limit?: number} = {},
-): Promise<EventRow[]> {
-  const {clause, params} = where([
-    ['trigger_ref = ?', filter.trigger],
-    ['created >= ?', filter.since],
-  ])
-  params.push(filter.limit ?? 50)
-  return (
-    await q.query<EventRow>(`SELECT * FROM attune.event ${clause} ORDER BY created DESC, id DESC LIMIT $${params.length}`, params)
-  ).rows
+export function listEvents(q: Queryable, filter: {trigger?: string; since?: Date; limit?: number} = {}): Promise<EventRow[]> {
+  return newest<EventRow>(q, 'event', [['trigger_ref = ?', filter.trigger]], filter.since, filter.limit)
 }
 
 /** Newest first. */
-export async function listEnforcements(
-  q: Queryable,
-  filter: {rule?: string; since?: Date; limit?: number} = {},
-): Promise<EnforcementRow[]> {
-  const {clause, params} = where([
-    ['rule_ref = ?', filter.rule],
-    ['created >= ?', filter.since],
-  ])
-  params.push(filter.limit ?? 50)
-  return (
-    await q.query<EnforcementRow>(
-      `SELECT * FROM attune.enforcement ${clause} ORDER BY created DESC, id DESC LIMIT $${params.length}`,
-      params,
-    )
-  ).rows
+export function listEnforcements(q: Queryable, filter: {rule?: string; since?: Date; limit?: number} = {}): Promise<EnforcementRow[]> {
+  return newest<EnforcementRow>(q, 'enforcement', [['rule_ref = ?', filter.rule]], filter.since, filter.limit)
 }
