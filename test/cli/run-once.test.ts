@@ -132,9 +132,15 @@ describe('attune sensor run-once on bad input', () => {
     expect(human.exitCode).toBe(2)
     expect(human.stderr).toMatch(message)
     expect(human.stderr).not.toMatch(/\n\s+at /)
-    const json = await run([...args, '--json'])
+  })
+
+  it('reports bad input as one JSON error document under --json', async () => {
+    const json = await run(['demo.nope', '--json'])
     expect(json.exitCode).toBe(2)
-    expect(JSON.parse(json.stdout as string).error.message).toMatch(message)
+    expect(JSON.parse(json.stdout as string).error).toMatchObject({code: 'sensor_not_found', exit_code: 2, message: expect.stringMatching(/no sensor "demo\.nope"/)})
+    const config = await run(['demo.disk_sensor', '--config', '{"mount": 5}', '--json'])
+    expect(config.exitCode).toBe(2)
+    expect(JSON.parse(config.stdout as string).error).toMatchObject({code: 'config_invalid', exit_code: 2})
   })
 
   it('has written nothing for any of the runs above', async () => {
