@@ -7,6 +7,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most test time is waiting (child processes, outages, timer fires), not CPU: more files
+    // at once than the 2 cores keeps the suite short without starving the timing-sensitive ones.
+    maxWorkers: 4,
+    minWorkers: 1,
     reporters: ['default', './test/support/summary-reporter.ts'],
   },
 })
