@@ -32,6 +32,7 @@ a second signal stops it at once.`
     'health-port': Flags.integer({description: 'Serve /healthz and /metrics on 127.0.0.1:PORT (0 = any free port).', min: 0, max: 65_535}),
     'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30).', min: 1}),
     name: Flags.string({description: 'Worker name of this daemon (default: <hostname>:<pid>).'}),
+    'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15).', min: 2, max: 3600}),
     'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal.'}),
     'log-level': Flags.string({description: 'Least severe log level written.', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
   }
@@ -44,7 +45,7 @@ a second signal stops it at once.`
     const {config} = this.loadConfig({
       database: {url: flags['database-url']},
       amqp: {url: flags['amqp-url']},
-      daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout']},
+      daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
     })
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'

@@ -23,6 +23,7 @@ import {
 import {TIMER_TRIGGERS, TimerSensor, type TimerPayload, type TimerState, type TimerStateInput} from '../engine/timers/index.js'
 import {issueSensorToken} from '../engine/tokens/index.js'
 import {startHealthServer, type HealthServer} from './health.js'
+import {SensorLeases} from './leases.js'
 import type {Logger} from './logger.js'
 import {DaemonMetrics} from './metrics.js'
 import {PollScheduler, type PollOutcome, type SchedulerOptions, type SensorStatus} from './scheduler.js'
@@ -86,6 +87,8 @@ export class Daemon {
   private readonly startedAt = new Date()
   private databaseError: string | null = null
   private detection?: DetectionReport
+  private leases?: SensorLeases
+  private owned = 0
   private pendingOutbox = 0
   private stopping = false
   private ruleVersion = ''
@@ -127,6 +130,7 @@ export class Daemon {
     })
     // The runtimes this host has (real interpreter paths go to the executors of this process).
     this.detection = await runtimeDetection({config, store: this.store, useCache: false, notice: (message) => logger.info(message)})
+    this.leases = new SensorLeases({worker: this.name, leaseMs: config.daemon.lease_seconds * 1000, runtimeClass: (name) => this.runtimeClass(name)})
     logger.info('runtimes detected', {source: this.detection.source_detail, available: this.detection.available})
     await this.registerWorker('active')
     await this.reload()
@@ -137,8 +141,10 @@ export class Daemon {
       })
       logger.info('health endpoints listening', {url: `http://127.0.0.1:${this.health.port}/healthz`})
     }
-    this.every(this.options.reloadIntervalMs ?? 2000, () => this.reload())
-    this.every(this.options.heartbeatMs ?? 5000, () => this.heartbeat())
+    // The reload is also the lease tick: a quarter of the lease keeps failover close to the lease time.
+    this.every(this.options.reloadIntervalMs ?? Math.min(2000, (config.daemon.lease_seconds * 1000) / 4), () => this.reload())
+    // The heartbeat keeps this worker counted as live by the others: well within the lease time.
+    this.every(this.options.heartbeatMs ?? Math.min(5000, (config.daemon.lease_seconds * 1000) / 3), () => this.heartbeat())
     this.every(1000, () => this.flushSensorStates())
     logger.info('daemon started', {
       worker: this.name,
@@ -251,6 +257,14 @@ export class Daemon {
       this.options.logger.error('database unavailable: polling paused', {error: errorMessage(error)})
       this.metrics.databaseUp.set(0)
       this.scheduler?.pause()
+      // Without the database our leases cannot be renewed: stop everything we own before they
+      // expire and another daemon takes over (timers resume from their stored state later).
+      this.timer?.timers.stop()
+      this.timer = undefined
+      this.timerRuleSet = ''
+      const supervisors = [...this.supervisors.values()]
+      this.supervisors.clear()
+      for (const {supervisor} of supervisors) void supervisor.stop()
     }
     this.databaseError = errorMessage(error)
   }
@@ -276,6 +290,20 @@ export class Daemon {
       return
     }
     this.markDatabaseUp()
+    // Only the sensors this daemon holds a lease on (all of them when it runs alone).
+    try {
+      const candidates = rows.map((row) => ({id: row.id, runtime: this.runtimeClass(row.runtime_ref) ?? row.runtime_ref}))
+      const tick = await this.leases!.tick(store, candidates, this.runtimeClasses())
+      if (tick.claimed > 0 || tick.released > 0) {
+        this.options.logger.info('sensor ownership changed', {claimed: tick.claimed, released: tick.released, owned: tick.owned.size, share: tick.share, workers: tick.workers})
+      }
+      rows = rows.filter((row) => tick.owned.has(row.id))
+      this.owned = tick.owned.size
+      this.metrics.sensorsOwned.set(this.owned)
+    } catch (error) {
+      this.markDatabaseDown(error)
+      return
+    }
     const seen = new Set<string>()
     const defaultInterval = this.options.config.sensor.poll_interval
     for (const row of rows) {
@@ -354,6 +382,20 @@ export class Daemon {
         this.supervisors.delete(ref)
       }
     }
+  }
+
+  /** The class of a runtime name or ref: python, node, shell, native, or builtin. */
+  private runtimeClass(name: string): string | undefined {
+    if (BUILTIN.has(name)) return 'builtin'
+    return resolveRuntimeName(name)
+  }
+
+  /** The runtime classes this host has (every class when detection did not run). */
+  private runtimeClasses(): Set<string> {
+    if (!this.detection) return new Set(['python', 'node', 'shell', 'native', 'builtin'])
+    const classes = new Set(this.detection.available.map((name) => this.runtimeClass(name)).filter((name): name is string => Boolean(name)))
+    classes.add('builtin')
+    return classes
   }
 
   /**
@@ -449,7 +491,7 @@ export class Daemon {
     }
     const capabilities = {
       ...(this.detection ? workerCapabilities(this.detection) : {}),
-      sensors: this.sensors.size + this.supervisors.size + (this.timer ? 1 : 0),
+      sensors: this.owned,
     }
     await registerSensorWorker(this.store!, this.name, capabilities)
   }
@@ -556,6 +598,8 @@ export class Daemon {
     }
     await this.bus?.close().catch(() => {})
     await this.flushSensorStates().catch(() => {})
+    // A clean stop frees this daemon's sensors at once instead of after the lease time.
+    if (this.store) await this.leases?.releaseAll(this.store).catch(() => {})
     await this.registerWorker('inactive').catch(() => {})
     await this.health?.close()
     await this.store?.close().catch(() => {})

@@ -300,6 +300,5 @@ export class PollScheduler {
     for (const entry of this.entries.values()) if (entry.status.state === 'failed') failed++
     metrics.sensorsFailed.set(failed)
     metrics.sensorsActive.set(this.entries.size - failed)
-    metrics.sensorsOwned.set(this.entries.size)
   }
 }

@@ -1,0 +1,149 @@
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import pg from 'pg'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {attune} from '../support/cli.js'
+import {startDaemon, writePack, type DaemonProcess} from '../support/daemon.js'
+import {postgresSkipReason, startPostgres, type PostgresServer} from '../support/postgres.js'
+
+const skip = postgresSkipReason()
+const home = mkdtempSync(join(tmpdir(), 'attune-scale-'))
+const SHELL_SENSORS = 54
+const PYTHON_SENSORS = 6
+const LEASE_SECONDS = 4
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const files: Record<string, string> = {
+  'pack.yaml': 'ref: sc\n',
+  'triggers/t.yaml': 'ref: sc.t\n',
+  'sensors/tick.sh': '#!/bin/sh\necho \'{"events": [{"ok": true}]}\'\n',
+  'sensors/tick.py': 'def poll_sensor(config):\n    return {"ok": True}\n',
+}
+const docs: string[] = []
+for (let i = 0; i < SHELL_SENSORS; i++) docs.push(`ref: sc.sh${i}\nrunner_type: shell\nentry_point: tick.sh\ntrigger_types: [sc.t]\npoll_interval: 1\n`)
+for (let i = 0; i < PYTHON_SENSORS; i++) docs.push(`ref: sc.py${i}\nrunner_type: python\nentry_point: tick.py\nexecution: persistent\ntrigger_types: [sc.t]\npoll_interval: 1\n`)
+files['sensors/all.yaml'] = docs.join('---\n')
+const pack = writePack(join(home, 'pack'), files)
+
+let postgres: PostgresServer
+let db: pg.Pool
+let env: Record<string, string>
+const daemons = new Map<string, DaemonProcess>()
+
+async function owners(): Promise<Map<string, string[]>> {
+  const {rows} = await db.query<{owner: string; ref: string}>(
+    `SELECT l.owner, s.ref FROM attune.sensor_lease l JOIN attune.sensor s ON s.id = l.sensor WHERE l.expires > now() AND l.owner NOT LIKE '% (released)'`,
+  )
+  const byOwner = new Map<string, string[]>()
+  for (const row of rows) byOwner.set(row.owner, [...(byOwner.get(row.owner) ?? []), row.ref])
+  return byOwner
+}
+
+/** For every sensor, the smallest gap between two of its events stored since `since`. */
+async function smallestGaps(since: Date): Promise<Array<{ref: string; gap: number; polls: number}>> {
+  const {rows} = await db.query<{ref: string; gap: number | null; polls: number | string}>(
+    `SELECT source_ref AS ref, min(extract(epoch FROM created - previous)) AS gap, count(*) AS polls FROM (
+       SELECT source_ref, created, lag(created) OVER (PARTITION BY source_ref ORDER BY created) AS previous
+         FROM attune.event WHERE created >= $1) e
+      GROUP BY source_ref`,
+    [since],
+  )
+  return rows.map((row) => ({ref: row.ref, gap: Number(row.gap ?? 99), polls: Number(row.polls)}))
+}
+
+async function start(name: string, extra: Record<string, string> = {}) {
+  daemons.set(name, await startDaemon(['--name', name, '--lease-seconds', String(LEASE_SECONDS)], {...env, ...extra}))
+}
+
+beforeAll(async () => {
+  if (skip) return
+  postgres = await startPostgres()
+  const url = await postgres.createDatabase('attune_scale')
+  env = {ATTUNE_HOME: home, ATTUNE_DATABASE_URL: url}
+  db = new pg.Pool({connectionString: url, max: 2})
+  db.on('error', () => {})
+  for (const args of [['db', 'migrate'], ['pack', 'register', pack]]) {
+    const run = await attune(args, {env: {NO_COLOR: '1', NODE_ENV: 'production', ...env}})
+    if (run.exitCode !== 0) throw new Error(`${args.join(' ')}: ${run.stderr}`)
+  }
+  await Promise.all([start('alpha'), start('beta'), start('gamma', {ATTUNE_SENSOR_RUNTIMES: 'shell,native'})])
+}, 180_000)
+
+afterAll(async () => {
+  for (const daemon of daemons.values()) if (daemon.process.exitCode === null) await daemon.stop('SIGKILL')
+  await db?.end()
+  await postgres?.stop()
+  rmSync(home, {recursive: true, force: true})
+})
+
+describe.skipIf(skip)('several daemons share the sensors through PostgreSQL', () => {
+  it('splits the sensors evenly, and never gives python sensors to a daemon without python', async () => {
+    let byOwner = await owners()
+    for (let i = 0; i < 40; i++) {
+      const sizes = [...byOwner.values()].map((refs) => refs.length)
+      if (byOwner.size === 3 && sizes.reduce((a, b) => a + b, 0) >= 60 && sizes.every((size) => size >= 16 && size <= 24)) break
+      await sleep(500)
+      byOwner = await owners()
+    }
+    expect([...byOwner.keys()].sort()).toEqual(['alpha', 'beta', 'gamma'])
+    for (const refs of byOwner.values()) {
+      expect(refs.length).toBeGreaterThanOrEqual(16) // 20 ± 20 %
+      expect(refs.length).toBeLessThanOrEqual(24)
+    }
+    expect(byOwner.get('gamma')!.some((ref) => ref.startsWith('sc.py'))).toBe(false)
+  })
+
+  it('polls no sensor twice within one interval', async () => {
+    const since = new Date()
+    await sleep(8000)
+    const gaps = await smallestGaps(since)
+    expect(gaps).toHaveLength(60) // every sensor is polled by someone
+    for (const {ref, gap, polls} of gaps) {
+      expect(gap, ref).toBeGreaterThan(0.25)
+      expect(polls, ref).toBeLessThanOrEqual(10)
+    }
+  })
+
+  it('moves a killed daemon’s sensors to the others within the lease time and an interval', async () => {
+    const orphaned = (await owners()).get('alpha')!
+    const killedAt = new Date()
+    await daemons.get('alpha')!.stop('SIGKILL')
+    // Lease + one interval, plus slack for a loaded 2-core machine (other test files run alongside).
+    const allowed = (LEASE_SECONDS + 1 + 3) * 1000
+    await sleep(allowed)
+    const {rows} = await db.query<{ref: string; first: Date}>(
+      'SELECT source_ref AS ref, min(created) AS first FROM attune.event WHERE created > $1 AND source_ref = ANY($2::text[]) GROUP BY source_ref',
+      [killedAt, orphaned],
+    )
+    expect(rows.map((row) => row.ref).sort()).toEqual([...orphaned].sort())
+    const latest = Math.max(...rows.map((row) => new Date(row.first).getTime() - killedAt.getTime()))
+    expect(latest).toBeLessThanOrEqual(allowed)
+    const byOwner = await owners()
+    expect([...byOwner.keys()].sort()).toEqual(['beta', 'gamma'])
+  })
+
+  it('gives a joining daemon its share without double polls during the move', async () => {
+    const since = new Date()
+    await start('delta')
+    let byOwner = await owners()
+    for (let i = 0; i < 40 && (byOwner.get('delta')?.length ?? 0) < 16; i++) {
+      await sleep(500)
+      byOwner = await owners()
+    }
+    expect(byOwner.get('delta')!.length).toBeGreaterThanOrEqual(16)
+    const held = [...byOwner.values()].flat()
+    expect(new Set(held).size).toBe(held.length) // never one sensor with two live owners
+    // (Detection registered the core pack on the empty database: its timer sensor is shared too.)
+    const {rows} = await db.query<{count: string}>('SELECT count(*) FROM attune.sensor WHERE enabled')
+    expect(held.length).toBe(Number(rows[0].count))
+    for (const {ref, gap} of await smallestGaps(since)) expect(gap, ref).toBeGreaterThan(0.25)
+  })
+
+  it('frees its sensors at once on a clean stop', async () => {
+    const before = (await owners()).get('beta')!.length
+    expect(before).toBeGreaterThan(0)
+    expect((await daemons.get('beta')!.stop('SIGTERM')).exitCode).toBe(0)
+    expect((await owners()).get('beta')).toBeUndefined()
+  })
+})
