@@ -14,7 +14,6 @@ import {
   migrationStatus,
   openPgStore,
   readMigrationFiles,
-  serveEmbeddedDatabase,
   type EmbeddedServer,
   type RuleRow,
   type SensorRow,
@@ -22,6 +21,7 @@ import {
 } from '../engine/store/index.js'
 import {TIMER_TRIGGERS, TimerSensor, type TimerPayload, type TimerState, type TimerStateInput} from '../engine/timers/index.js'
 import {issueSensorToken} from '../engine/tokens/index.js'
+import {startEmbeddedDatabaseProcess} from '../engine/store/embedded-process.js'
 import {startHealthServer, type HealthServer} from './health.js'
 import {SensorLeases} from './leases.js'
 import type {Logger} from './logger.js'
@@ -159,7 +159,7 @@ export class Daemon {
   private async openDatabase(): Promise<Store> {
     const {config} = this.options
     if (!config.database.url) {
-      this.embedded = await serveEmbeddedDatabase(config.home)
+      this.embedded = await startEmbeddedDatabaseProcess(config.home)
       // One connection: PGlite is a single Postgres session, and the socket server queues whole
       // messages, so statements of two connections of ours could interleave mid-protocol.
       return openPgStore(this.embedded.url, {max: 1})

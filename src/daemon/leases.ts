@@ -48,10 +48,13 @@ export class SensorLeases {
   async tick(q: Queryable, sensors: readonly LeaseCandidate[], mine: ReadonlySet<string>): Promise<LeaseTick> {
     const {worker, leaseMs, runtimeClass} = this.options
     const seconds = leaseMs / 1000
+    // A daemon heartbeats every third of the lease: one silent for two thirds is counted out
+    // before its leases expire, so the others' shares already cover its sensors when they do.
+    // (Miscounting a slow daemon is harmless: only expired leases can ever be claimed.)
     const {rows: live} = await q.query<{name: string; runtimes: unknown}>(
       `SELECT name, capabilities->'runtimes' AS runtimes FROM attune.worker
         WHERE worker_role = 'sensor' AND status = 'active' AND last_heartbeat > now() - make_interval(secs => $1)`,
-      [seconds],
+      [(seconds * 2) / 3],
     )
     const workerClasses = live.map((row) =>
       row.name === worker ? new Set(mine) : new Set((Array.isArray(row.runtimes) ? row.runtimes : []).map((name) => runtimeClass(String(name))).filter(Boolean)),

@@ -1,0 +1,81 @@
+import {spawn} from 'node:child_process'
+import {extname} from 'node:path'
+import {createInterface} from 'node:readline'
+import {fileURLToPath} from 'node:url'
+import {AbortError} from '../errors.js'
+import {serveEmbeddedDatabase, type EmbeddedServer} from './embedded.js'
+
+/**
+ * The embedded database in a process of its own, for the daemon. PGlite keeps its whole heap
+ * in the process that opens it (hundreds of MB), and every `fork()` of a sensor has to copy
+ * that process's page tables: in the daemon's own process, spawning 200 sensors a second
+ * became the bottleneck. Served from a child, the daemon stays small and spawns fast. The
+ * child dies with the daemon (it exits when its stdin closes).
+ *
+ * Protocol on the child's stdout: one JSON line, `{"ready": url}` or `{"error", "code", "hint"}`.
+ */
+
+const SELF = fileURLToPath(import.meta.url)
+
+export async function startEmbeddedDatabaseProcess(home: string): Promise<EmbeddedServer> {
+  // Under tsx (bin/dev.js) this file is .ts and the loader flags are in execArgv: pass them on.
+  const child = spawn(process.execPath, [...process.execArgv, SELF, home], {stdio: ['pipe', 'pipe', 'inherit']})
+  const lines = createInterface({input: child.stdout!})
+  const first = await new Promise<Record<string, string>>((resolve) => {
+    const timer = setTimeout(() => resolve({error: 'the embedded database did not start within 120 s', code: 'database_unavailable'}), 120_000)
+    lines.once('line', (line) => {
+      clearTimeout(timer)
+      try {
+        resolve(JSON.parse(line))
+      } catch {
+        resolve({error: `unexpected output from the database process: ${line}`, code: 'database_unavailable'})
+      }
+    })
+    child.once('exit', (code) => {
+      clearTimeout(timer)
+      resolve({error: `the embedded database process exited (code ${code})`, code: 'database_unavailable'})
+    })
+  })
+  if (!first.ready) {
+    child.kill('SIGKILL')
+    throw new AbortError(first.error, {code: first.code ?? 'database_unavailable', hint: first.hint})
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  return {
+    url: first.ready,
+    socketPath: first.socket,
+    async close() {
+      child.stdin?.end() // the child closes PGlite, removes the socket and exits
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+      await exited
+      clearTimeout(timer)
+    },
+  }
+}
+
+async function main(home: string): Promise<void> {
+  let server: EmbeddedServer
+  try {
+    server = await serveEmbeddedDatabase(home)
+  } catch (error) {
+    const abort = error instanceof AbortError ? error : undefined
+    process.stdout.write(`${JSON.stringify({error: error instanceof Error ? error.message : String(error), code: abort?.code, hint: abort?.hint})}\n`)
+    process.exit(2)
+  }
+  process.stdout.write(`${JSON.stringify({ready: server.url, socket: server.socketPath})}\n`)
+  const shutdown = async () => {
+    await server.close().catch(() => {})
+    process.exit(0)
+  }
+  // The parent closed our stdin (clean stop) or died: either way the database closes.
+  process.stdin.on('end', shutdown)
+  process.stdin.on('close', shutdown)
+  process.stdin.resume()
+  // Signals meant for the daemon's terminal group: the daemon decides when we stop.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', shutdown)
+}
+
+if (process.argv[1] && [SELF, SELF.replace(/\.ts$/, '.js')].includes(process.argv[1]) && extname(process.argv[1]) !== '' && process.argv[2]) {
+  void main(process.argv[2])
+}
