@@ -11,10 +11,10 @@ import type {Store} from './types.js'
 
 /**
  * Sharing the embedded database (SPEC §7): PGlite is one Postgres session in one process, so
- * while the daemon holds it, it serves it on a Unix socket under `$ATTUNE_HOME/run` and every
- * other command connects there with `pg`. The daemon itself uses the socket too: all sessions
- * then go through the socket server's queue, which keeps one client's transaction from
- * interleaving with another's statements.
+ * while the daemon holds it, it serves it on a Unix socket under `$ATTUNE_HOME/run` (from a
+ * child process of its own: see embedded-process.ts) and every other command connects there
+ * with `pg`. The daemon itself uses the socket too: all sessions then go through the socket
+ * server's queue, which keeps one client's transaction from interleaving with another's.
  */
 
 const SOCKET_NAME = '.s.PGSQL.5432'
