@@ -18,8 +18,10 @@ import {serveEmbeddedDatabase, type EmbeddedServer} from './embedded.js'
 const SELF = fileURLToPath(import.meta.url)
 
 export async function startEmbeddedDatabaseProcess(home: string): Promise<EmbeddedServer> {
-  // Under tsx (bin/dev.js) this file is .ts and the loader flags are in execArgv: pass them on.
-  const child = spawn(process.execPath, [...process.execArgv, SELF, home], {stdio: ['pipe', 'pipe', 'inherit']})
+  // Under tsx (bin/dev.js) this file is .ts and needs the loader. Never forward execArgv as a
+  // whole: under `node -e` it holds the parent's script, and the child would run it again.
+  const loader = SELF.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const child = spawn(process.execPath, [...loader, SELF, home], {stdio: ['pipe', 'pipe', 'inherit']})
   const lines = createInterface({input: child.stdout!})
   const first = await new Promise<Record<string, string>>((resolve) => {
     const timer = setTimeout(() => resolve({error: 'the embedded database did not start within 120 s', code: 'database_unavailable'}), 120_000)
