@@ -15,6 +15,7 @@ const EXPECTED_TABLES = [
   'runtime',
   'schema_migrations',
   'sensor',
+  'sensor_lease',
   'sensor_state',
   'timer_state',
   'trigger',
