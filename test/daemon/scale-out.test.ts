@@ -9,8 +9,8 @@ import {postgresSkipReason, startPostgres, type PostgresServer} from '../support
 
 const skip = postgresSkipReason()
 const home = mkdtempSync(join(tmpdir(), 'attune-scale-'))
-const SHELL_SENSORS = 54
-const PYTHON_SENSORS = 6
+const SHELL_SENSORS = 282
+const PYTHON_SENSORS = 18
 const LEASE_SECONDS = 4
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -40,16 +40,13 @@ async function owners(): Promise<Map<string, string[]>> {
   return byOwner
 }
 
-/** For every sensor, the smallest gap between two of its events stored since `since`. */
-async function smallestGaps(since: Date): Promise<Array<{ref: string; gap: number; polls: number}>> {
-  const {rows} = await db.query<{ref: string; gap: number | null; polls: number | string}>(
-    `SELECT source_ref AS ref, min(extract(epoch FROM created - previous)) AS gap, count(*) AS polls FROM (
-       SELECT source_ref, created, lag(created) OVER (PARTITION BY source_ref ORDER BY created) AS previous
-         FROM attune.event WHERE created >= $1) e
-      GROUP BY source_ref`,
+/** How many events every sensor stored since `since` (one per poll). */
+async function pollsSince(since: Date): Promise<Array<{ref: string; polls: number}>> {
+  const {rows} = await db.query<{ref: string; polls: number | string}>(
+    'SELECT source_ref AS ref, count(*) AS polls FROM attune.event WHERE created >= $1 GROUP BY source_ref',
     [since],
   )
-  return rows.map((row) => ({ref: row.ref, gap: Number(row.gap ?? 99), polls: Number(row.polls)}))
+  return rows.map((row) => ({ref: row.ref, polls: Number(row.polls)}))
 }
 
 async function start(name: string, extra: Record<string, string> = {}) {
@@ -82,28 +79,28 @@ describe.skipIf(skip)('several daemons share the sensors through PostgreSQL', ()
     let byOwner = await owners()
     for (let i = 0; i < 40; i++) {
       const sizes = [...byOwner.values()].map((refs) => refs.length)
-      if (byOwner.size === 3 && sizes.reduce((a, b) => a + b, 0) >= 60 && sizes.every((size) => size >= 16 && size <= 24)) break
+      if (byOwner.size === 3 && sizes.reduce((a, b) => a + b, 0) >= 300 && sizes.every((size) => size >= 80 && size <= 120)) break
       await sleep(500)
       byOwner = await owners()
     }
     expect([...byOwner.keys()].sort()).toEqual(['alpha', 'beta', 'gamma'])
     for (const refs of byOwner.values()) {
-      expect(refs.length).toBeGreaterThanOrEqual(16) // 20 ± 20 %
-      expect(refs.length).toBeLessThanOrEqual(24)
+      expect(refs.length).toBeGreaterThanOrEqual(80) // 100 ± 20 %
+      expect(refs.length).toBeLessThanOrEqual(120)
     }
     expect(byOwner.get('gamma')!.some((ref) => ref.startsWith('sc.py'))).toBe(false)
   })
 
-  it('polls no sensor twice within one interval', async () => {
+  it('polls no sensor twice within one interval over 60 s', async () => {
     const since = new Date()
-    await sleep(8000)
-    const gaps = await smallestGaps(since)
-    expect(gaps).toHaveLength(60) // every sensor is polled by someone
-    for (const {ref, gap, polls} of gaps) {
-      expect(gap, ref).toBeGreaterThan(0.25)
-      expect(polls, ref).toBeLessThanOrEqual(10)
-    }
-  })
+    await sleep(60_000)
+    const counts = await pollsSince(since)
+    expect(counts.filter(({ref}) => ref.startsWith('sc.'))).toHaveLength(300) // every sensor is polled by someone
+    // One poll per 1 s slot at most: a sensor polled by two daemons would show about twice as
+    // many. (Gaps between stored events are no evidence: they are stamped at commit, and a poll
+    // that finishes late next to one that finishes on time leaves a short gap.)
+    for (const {ref, polls} of counts) expect(polls, ref).toBeLessThanOrEqual(62)
+  }, 120_000)
 
   it('moves a killed daemon’s sensors to the others within the lease time and an interval', async () => {
     // (The core timer sensor has no timer rules here, so it emits nothing: follow the test's own sensors.)
@@ -132,17 +129,18 @@ describe.skipIf(skip)('several daemons share the sensors through PostgreSQL', ()
     const since = new Date()
     await start('delta')
     let byOwner = await owners()
-    for (let i = 0; i < 40 && (byOwner.get('delta')?.length ?? 0) < 16; i++) {
+    for (let i = 0; i < 60 && (byOwner.get('delta')?.length ?? 0) < 60; i++) {
       await sleep(500)
       byOwner = await owners()
     }
-    expect(byOwner.get('delta')!.length).toBeGreaterThanOrEqual(16)
+    expect(byOwner.get('delta')!.length).toBeGreaterThanOrEqual(60) // a share of 300 over 3 live daemons (gamma has no python)
+    const window = (Date.now() - since.getTime()) / 1000
+    for (const {ref, polls} of await pollsSince(since)) expect(polls, ref).toBeLessThanOrEqual(Math.ceil(window) + 2)
     const held = [...byOwner.values()].flat()
     expect(new Set(held).size).toBe(held.length) // never one sensor with two live owners
     // (Detection registered the core pack on the empty database: its timer sensor is shared too.)
     const {rows} = await db.query<{count: string}>('SELECT count(*) FROM attune.sensor WHERE enabled')
     expect(held.length).toBe(Number(rows[0].count))
-    for (const {ref, gap} of await smallestGaps(since)) expect(gap, ref).toBeGreaterThan(0.25)
   })
 
   it('frees its sensors at once on a clean stop', async () => {
