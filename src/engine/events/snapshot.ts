@@ -67,10 +67,25 @@ function safeJsonSchema(value: Record<string, unknown>): Record<string, unknown>
   }
 }
 
+/**
+ * Compiled validators by schema text: the daemon checks a sensor's config on every poll, and
+ * compiling (a new Ajv, code generation) costs far more than the check. Bounded: a schema
+ * that changes often cannot grow it without limit.
+ */
+const compiled = new Map<string, ValidateFunction | null>()
+const MAX_CACHED_SCHEMAS = 1000
+
 function compileOrUndefined(schema: Record<string, unknown>): ValidateFunction | undefined {
+  const key = JSON.stringify(schema)
+  const hit = compiled.get(key)
+  if (hit !== undefined) return hit ?? undefined
+  let validate: ValidateFunction | null
   try {
-    return compileSchema(schema, schema)
+    validate = compileSchema(schema, schema)
   } catch {
-    return undefined
+    validate = null
   }
+  if (compiled.size >= MAX_CACHED_SCHEMAS) compiled.clear()
+  compiled.set(key, validate)
+  return validate ?? undefined
 }
