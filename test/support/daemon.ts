@@ -9,6 +9,8 @@ export interface DaemonProcess {
   process: ResultPromise
   logs: Array<Record<string, unknown>>
   healthPort: () => number
+  /** What the daemon wrote on stderr so far (for failure messages). */
+  stderr: () => string
   /** Sends a signal and waits for the exit. */
   stop(signal?: NodeJS.Signals): Promise<{exitCode: number | undefined}>
 }
@@ -45,6 +47,7 @@ export async function startDaemon(args: string[], env: Record<string, string>): 
     process: child,
     logs,
     healthPort: () => Number(new URL(String(health?.url)).port),
+    stderr: () => stderr,
     async stop(signal = 'SIGTERM') {
       child.kill(signal)
       const done = await child

@@ -64,6 +64,13 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
       // A transaction must run on one connection: check one out for its whole length.
       const client = await pool.connect()
       let broken = false
+      // The pool listens for errors only on idle clients. A checked-out client whose server
+      // goes away between two statements emits 'error' with nobody listening, which would
+      // crash the process: note it instead, and let the next statement fail.
+      const onError = () => {
+        broken = true
+      }
+      client.on('error', onError)
       try {
         await client.query('BEGIN')
         const result = await fn(wrap(client))
@@ -77,6 +84,7 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
         }
         throw error
       } finally {
+        client.off('error', onError)
         client.release(broken)
       }
     },
