@@ -30,7 +30,7 @@ describe('packs and listings on the embedded database', () => {
     const first = await onPglite(['pack', 'register', 'packs/core', 'packs/examples', '--json'])
     expect(first.exitCode, first.stderr as string).toBe(0)
     const report = JSON.parse(first.stdout as string)
-    expect(report.summary).toEqual({created: 22, updated: 0, unchanged: 0, skipped: 0})
+    expect(report.summary).toEqual({created: 22, updated: 0, unchanged: 0, skipped: 0, deleted: 0})
     const second = await onPglite(['pack', 'register', 'packs/core', 'packs/examples'])
     expect(second.exitCode).toBe(0)
     expect(second.stdout).toContain('0 created, 0 updated, 22 unchanged, 0 skipped')
@@ -85,6 +85,26 @@ describe('packs and listings on the embedded database', () => {
     expect(run.stdout).toContain('Dry run (nothing written): 2 created')
     const triggers = JSON.parse((await onPglite(['trigger', 'list', '--pack', 'drypack', '--json'])).stdout as string)
     expect(triggers.triggers).toEqual([])
+  })
+
+  it('warns about what left the folder, and deletes it with --prune', async () => {
+    // A home of its own: the PostgreSQL comparison below expects the listings of the packs above.
+    const own = {...env, ATTUNE_HOME: join(home, 'shrink-home')}
+    const run = (args: string[]) => attune(args, {env: own})
+    const dir = join(home, 'shrinking-pack')
+    mkdirSync(join(dir, 'triggers'), {recursive: true})
+    writeFileSync(join(dir, 'pack.yaml'), 'ref: shrink\n')
+    writeFileSync(join(dir, 'triggers', 'a.yaml'), 'ref: shrink.a\n---\nref: shrink.b\n')
+    expect((await run(['pack', 'register', dir])).exitCode).toBe(0)
+    writeFileSync(join(dir, 'triggers', 'a.yaml'), 'ref: shrink.a\n')
+    const kept = await run(['pack', 'register', dir])
+    expect(kept.exitCode).toBe(0)
+    expect(kept.stderr).toMatch(/no longer in the pack folder, kept:\n\s+trigger shrink\.b\nRun again with --prune to delete them\./)
+    const pruned = JSON.parse((await run(['pack', 'register', dir, '--prune', '--json'])).stdout as string)
+    expect(pruned.items.filter((item: {status: string}) => item.status === 'deleted').map((item: {ref: string}) => item.ref)).toEqual(['shrink.b'])
+    expect(pruned.stale).toEqual([])
+    const triggers = JSON.parse((await run(['trigger', 'list', '--pack', 'shrink', '--json'])).stdout as string)
+    expect(triggers.triggers.map((trigger: {ref: string}) => trigger.ref)).toEqual(['shrink.a'])
   })
 
   it('exits 2 for a folder that does not exist', async () => {

@@ -83,7 +83,7 @@ describe('embedded database lock (PGlite)', () => {
     expect(existsSync(lockFile)).toBe(false)
     store = await openStore({home})
     const again = await registerPacks(store, [CORE_FIXTURE])
-    expect(again.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0})
+    expect(again.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0, deleted: 0})
   })
 
   it('a second open in the same process is refused too', async () => {

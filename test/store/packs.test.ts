@@ -1,4 +1,4 @@
-import {readFileSync} from 'node:fs'
+import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {parse} from 'yaml'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
@@ -14,7 +14,7 @@ import {
   type Store,
 } from '../../src/engine/store/index.js'
 import {backends, resetData} from './backends.js'
-import {CORE_FIXTURE, copyOfCoreFixture, makePack, removeTempDirs} from './pack-files.js'
+import {CORE_FIXTURE, copyOfCoreFixture, makePack, removeTempDirs, writeFiles} from './pack-files.js'
 
 const CORE_RUNTIMES = ['core.go', 'core.java', 'core.native', 'core.nodejs', 'core.perl', 'core.python', 'core.r', 'core.ruby', 'core.shell']
 const CORE_TRIGGERS = [
@@ -116,7 +116,7 @@ describe.each(backends())('packs on $name', (backend) => {
     const report = await registerPacks(store, [CORE_FIXTURE])
     expect(report.dry_run).toBe(false)
     expect(report.packs).toEqual(['core'])
-    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 0})
+    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 0, deleted: 0})
 
     expect((await listRuntimes(store)).map((r) => r.ref)).toEqual(CORE_RUNTIMES)
     expect((await listTriggers(store)).map((t) => t.ref)).toEqual(CORE_TRIGGERS)
@@ -194,7 +194,7 @@ describe.each(backends())('packs on $name', (backend) => {
       ['permission_set', 'core.admin', 'permission_sets/admin.yaml'],
     ])
     for (const item of skipped) expect(item.reason).toMatch(/not|executor|API/)
-    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 4})
+    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 4, deleted: 0})
   })
 
   it.skipIf(backend.skip)('a second run changes nothing; a changed field is an update of that field only', async () => {
@@ -202,7 +202,7 @@ describe.each(backends())('packs on $name', (backend) => {
     const first = await registerPacks(store, [dir])
     const before = await listTriggers(store)
     const second = await registerPacks(store, [dir])
-    expect(second.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0})
+    expect(second.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0, deleted: 0})
     expect(second.items.map((i) => i.id)).toEqual(first.items.map((i) => i.id))
     expect((await listTriggers(store)).map((t) => t.updated.getTime())).toEqual(before.map((t) => t.updated.getTime()))
 
@@ -211,7 +211,7 @@ describe.each(backends())('packs on $name', (backend) => {
     const {writeFileSync} = await import('node:fs')
     writeFileSync(file, text.replace('label: "System Alert"', 'label: "Alert"'))
     const third = await registerPacks(store, [dir])
-    expect(third.summary).toEqual({created: 0, updated: 1, unchanged: 17, skipped: 0})
+    expect(third.summary).toEqual({created: 0, updated: 1, unchanged: 17, skipped: 0, deleted: 0})
     expect(third.items.find((i) => i.status === 'updated')).toMatchObject({kind: 'trigger', ref: 'core.alert', changed: ['label'], reason: 'changed: label'})
   })
 
@@ -330,5 +330,110 @@ describe.each(backends())('packs on $name', (backend) => {
       "'other.stray' is not in pack 'demo' (it must start with 'demo.')",
       "trigger 'demo.tick' is also defined in " + join(bad, 'triggers/stray.yaml'),
     ])
+  })
+
+  it.skipIf(backend.skip)('announces rule changes through the outbox in the same transaction, and only real changes', async () => {
+    const messages = async () =>
+      (await store.query<{routing_key: string; exchange: string; message: {message_type: string; payload: Record<string, unknown>}}>(
+        'SELECT routing_key, exchange, message FROM attune.outbox ORDER BY id',
+      )).rows
+    const dir = examplePack()
+    const dry = await registerPacks(store, [dir], {dryRun: true})
+    expect(dry.rule_messages).toBe(2)
+    expect(await messages()).toEqual([]) // rolled back with the rest
+
+    const first = await registerPacks(store, [dir])
+    expect(first.rule_messages).toBe(2)
+    const created = await messages()
+    expect(created.map((m) => [m.exchange, m.routing_key, m.message.payload.rule_ref, m.message.payload.enabled])).toEqual([
+      ['attune.events', 'rule.created', 'demo.on_tick', true],
+      ['attune.events', 'rule.created', 'demo.st2_style', false],
+    ])
+    const onTick = first.items.find((i) => i.ref === 'demo.on_tick')!
+    expect(created[0].message).toMatchObject({
+      message_type: 'rule.created',
+      version: '1.0',
+      payload: {rule_id: onTick.id, trigger_ref: 'demo.tick', trigger_params: {every: 5}, action_ref: 'core.echo'},
+    })
+
+    expect((await registerPacks(store, [dir])).rule_messages).toBe(0)
+    expect(await messages()).toHaveLength(2)
+
+    // Switch both rules over.
+    const rules = readFileSync(join(dir, 'rules/rules.yaml'), 'utf8')
+    writeFiles(dir, {
+      'rules/rules.yaml': rules
+        .replace('enabled: false\n', 'enabled: true\n')
+        .replace('action: {ref: core.echo, parameters: {message: hi}}', 'action: {ref: core.echo, parameters: {message: hi}}\nenabled: false'),
+    })
+    const switched = await registerPacks(store, [dir])
+    expect((await messages()).slice(2).map((m) => [m.routing_key, m.message.payload.rule_ref])).toEqual([
+      ['rule.disabled', 'demo.on_tick'],
+      ['rule.enabled', 'demo.st2_style'],
+    ])
+    expect(switched.rule_messages).toBe(2)
+
+    // A new definition of an enabled rule is announced (as enabled); one of a disabled rule is not.
+    const now = readFileSync(join(dir, 'rules/rules.yaml'), 'utf8')
+    writeFiles(dir, {'rules/rules.yaml': now.replace('pattern: 3', 'pattern: 4').replace('{message: hi}', '{message: bye}')})
+    const edited = await registerPacks(store, [dir])
+    expect(edited.summary.updated).toBe(2)
+    expect((await messages()).slice(4).map((m) => [m.routing_key, m.message.payload.rule_ref])).toEqual([['rule.enabled', 'demo.st2_style']])
+  })
+
+  it.skipIf(backend.skip)('keeps what left the folder and lists it as stale; --prune deletes it unless still used', async () => {
+    const dir = examplePack({
+      'triggers/extra.yaml': 'ref: demo.extra\n',
+      'rules/extra.yaml': 'ref: demo.extra_rule\ntrigger: {type: demo.tick}\naction: {ref: core.echo}\n',
+    })
+    await registerPacks(store, [dir])
+    const before = await counts(store)
+    for (const file of ['triggers/extra.yaml', 'rules/extra.yaml', 'sensors/ticker.yaml', 'triggers/tick.yaml']) rmSync(join(dir, file))
+
+    const kept = await registerPacks(store, [dir])
+    expect(kept.summary.deleted).toBe(0)
+    expect(kept.stale).toEqual([
+      {kind: 'rule', ref: 'demo.extra_rule', pack_ref: 'demo'},
+      {kind: 'sensor', ref: 'demo.ticker', pack_ref: 'demo'},
+      {kind: 'trigger', ref: 'demo.extra', pack_ref: 'demo'},
+      {kind: 'trigger', ref: 'demo.tick', pack_ref: 'demo', kept_because: 'still used by rule demo.extra_rule'},
+    ])
+    expect(await counts(store)).toEqual(before)
+
+    const dry = await registerPacks(store, [dir], {prune: true, dryRun: true})
+    expect(dry.summary.deleted).toBe(3)
+    expect(await counts(store)).toEqual(before)
+
+    const pruned = await registerPacks(store, [dir], {prune: true})
+    expect(pruned.items.filter((i) => i.status === 'deleted').map((i) => [i.kind, i.ref, i.reason])).toEqual([
+      ['rule', 'demo.extra_rule', 'no longer in the pack folder'],
+      ['sensor', 'demo.ticker', 'no longer in the pack folder'],
+      ['trigger', 'demo.extra', 'no longer in the pack folder'],
+    ])
+    // demo.tick left the folder too, but the remaining rules still fire on it.
+    expect(pruned.stale).toEqual([{kind: 'trigger', ref: 'demo.tick', pack_ref: 'demo', kept_because: 'still used by rule demo.on_tick'}])
+    expect(await counts(store)).toEqual({...before, rule: before.rule - 1, sensor: before.sensor - 1, trigger: before.trigger - 1})
+    const deleted = await store.query<{payload: {rule_ref: string}}>("SELECT message->'payload' AS payload FROM attune.outbox WHERE routing_key = 'rule.deleted'")
+    expect(deleted.rows.map((r) => r.payload.rule_ref)).toEqual(['demo.extra_rule'])
+    // Another pack's rows are never touched.
+    expect((await registerPacks(store, [dir], {prune: true})).summary.deleted).toBe(0)
+  })
+
+  it.skipIf(backend.skip)('checks timer rules as the timer sensor will: bad interval, cron or time zone name the field', async () => {
+    await registerPacks(store, [CORE_FIXTURE])
+    const bad = makePack('clock', {
+      'rules/interval.yaml': 'ref: clock.zero\ntrigger:\n  type: core.intervaltimer\n  parameters: {unit: seconds, interval: 0}\naction: {ref: core.echo}\n',
+      'rules/cron.yaml': 'ref: clock.cron\ntrigger:\n  type: core.crontimer\n  parameters:\n    expression: "61 * * * * *"\naction: {ref: core.echo}\n',
+      'rules/zone.yaml': 'name: zone\npack: clock\ntrigger:\n  type: core.crontimer\n  parameters:\n    expression: "0 0 * * * *"\n    timezone: Mars/Olympus\naction: {ref: core.echo}\n',
+    })
+    const error = await registerError(store, [bad])
+    expect(error.problems.map((p) => [p.file.slice(bad.length + 1), p.line, p.field])).toEqual([
+      ['rules/cron.yaml', 5, 'trigger.parameters.expression'],
+      ['rules/interval.yaml', 4, 'trigger.parameters.interval'],
+      ['rules/zone.yaml', 7, 'trigger.parameters.timezone'],
+    ])
+    expect(error.problems[1].message).toBe('must be an integer >= 1; got 0')
+    expect(error.problems[2].message).toMatch(/unknown time zone "Mars\/Olympus"/)
+    expect((await listPacks(store)).map((p) => p.ref)).toEqual(['core'])
   })
 })

@@ -1,3 +1,4 @@
+import {publishRuleLifecycle, type RuleChange} from '../bus/rules.js'
 import {resolveRuntimeName} from '../sensor/runtimes.js'
 import {upsertByRef, type ColumnValue, type RefTable, type UpsertResult} from '../store/upsert.js'
 import type {Queryable, Store} from '../store/types.js'
@@ -5,7 +6,7 @@ import {PackError, type FieldPath, type PackProblem} from './errors.js'
 import {readPack, type ItemSource, type LoadedPack, type SkippedKind} from './load.js'
 
 export type RegisterItemKind = RefTable | SkippedKind
-export type RegisterStatus = 'created' | 'updated' | 'unchanged' | 'skipped'
+export type RegisterStatus = 'created' | 'updated' | 'unchanged' | 'skipped' | 'deleted'
 
 /** One line of the report (snake_case: it is printed as JSON by `--json`). */
 export interface RegisterItem {
@@ -22,16 +23,34 @@ export interface RegisterItem {
   id?: number
 }
 
+/** A row of a registered pack whose definition is no longer in the pack folder. */
+export interface StaleItem {
+  kind: RefTable
+  ref: string
+  pack_ref: string
+  /** Why it was kept even with `prune` (another pack's sensor or rule still uses it). */
+  kept_because?: string
+}
+
 export interface RegisterReport {
   dry_run: boolean
   packs: string[]
   items: RegisterItem[]
   summary: Record<RegisterStatus, number>
+  /** Rows no longer in their pack folder that were kept (all of them unless `prune`). */
+  stale: StaleItem[]
+  /** `rule.*` lifecycle messages written to the outbox (published by the daemon's relay). */
+  rule_messages: number
 }
 
 export interface RegisterOptions {
   /** Do everything in the transaction, report it, then roll back. */
   dryRun?: boolean
+  /**
+   * Delete the sensors, rules, triggers and runtimes of the registered packs that are no
+   * longer in their folders. A trigger or runtime another pack still uses is kept.
+   */
+  prune?: boolean
 }
 
 class DryRun extends Error {}
@@ -119,8 +138,11 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     dry_run: Boolean(options.dryRun),
     packs: packs.map((p) => p.pack.ref),
     items: [],
-    summary: {created: 0, updated: 0, unchanged: 0, skipped: 0},
+    summary: {created: 0, updated: 0, unchanged: 0, skipped: 0, deleted: 0},
+    stale: [],
+    rule_messages: 0,
   }
+  const ruleChanges: RuleChange[] = []
 
   const run = async (tx: Queryable) => {
     const record = (kind: RefTable, ref: string, packRef: string, source: ItemSource, result: UpsertResult, warnings: string[] = []) => {
@@ -258,6 +280,8 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           enabled: bool(rule.enabled),
         })
         record('rule', rule.ref, rule.pack_ref, rule.source, result, rule.warnings)
+        const kind = ruleLifecycleKind(result, rule.enabled)
+        if (kind) ruleChanges.push({kind, rule: {id: result.id, ref: rule.ref, trigger_ref: rule.trigger_ref, trigger_params: rule.trigger_params, action_ref: rule.action_ref, enabled: rule.enabled}})
       }
     }
 
@@ -268,6 +292,12 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     }
 
     if (problems.length > 0) throw new PackError(problems)
+    const removed = await removeStale(tx, packs, Boolean(options.prune))
+    report.stale = removed.stale
+    for (const item of removed.deleted) report.items.push({...item, status: 'deleted'})
+    ruleChanges.push(...removed.rules.map((rule) => ({kind: 'deleted' as const, rule})))
+    // In the same transaction: the announcements go out if and only if the change commits.
+    report.rule_messages = await publishRuleLifecycle(tx, ruleChanges)
     if (options.dryRun) throw new DryRun()
   }
 
@@ -278,4 +308,79 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
   }
   for (const item of report.items) report.summary[item.status]++
   return report
+}
+
+/**
+ * What a rule upsert announces (SPEC §7): a new rule is `created`; switching `enabled` is
+ * `enabled` or `disabled`; any other change to an enabled rule is announced as `enabled`
+ * with its new definition, so a consumer rebuilding its trigger list sees the new
+ * parameters. Unchanged rules, and changes to a rule that stays disabled, announce nothing.
+ */
+function ruleLifecycleKind(result: UpsertResult, enabled: boolean): RuleChange['kind'] | undefined {
+  if (result.status === 'created') return 'created'
+  if (result.status !== 'updated') return undefined
+  if (result.changed.includes('enabled')) return enabled ? 'enabled' : 'disabled'
+  return enabled ? 'enabled' : undefined
+}
+
+type DeletedItem = Omit<RegisterItem, 'status'>
+
+/**
+ * Finds the rows of the registered packs whose definitions are gone from the folders, and
+ * with `prune` deletes them: rules and sensors always, triggers and runtimes only when no
+ * remaining sensor or rule (of any pack) uses them. Deleted rules are returned so their
+ * `rule.deleted` messages go out with the change.
+ */
+async function removeStale(tx: Queryable, packs: LoadedPack[], prune: boolean): Promise<{deleted: DeletedItem[]; stale: StaleItem[]; rules: RuleChange['rule'][]}> {
+  const deleted: DeletedItem[] = []
+  const stale: StaleItem[] = []
+  const rules: RuleChange['rule'][] = []
+  const present: Record<'rule' | 'sensor' | 'trigger' | 'runtime', Set<string>> = {rule: new Set(), sensor: new Set(), trigger: new Set(), runtime: new Set()}
+  for (const pack of packs) {
+    for (const item of pack.rules) present.rule.add(item.ref)
+    for (const item of pack.sensors) present.sensor.add(item.ref)
+    for (const item of pack.triggers) present.trigger.add(item.ref)
+    for (const item of pack.runtimes) present.runtime.add(item.ref)
+  }
+  const packRefs = packs.map((pack) => pack.pack.ref)
+  const folders = new Map(packs.map((pack) => [pack.pack.ref, pack.pack.path]))
+  // Dependents first: a trigger is only free once the rules and sensors that used it are gone.
+  for (const table of ['rule', 'sensor', 'trigger', 'runtime'] as const) {
+    const {rows} = await tx.query<{id: number; ref: string; pack_ref: string}>(
+      `SELECT id, ref, pack_ref FROM attune."${table}" WHERE pack_ref = ANY($1::text[]) ORDER BY ref`,
+      [packRefs],
+    )
+    for (const row of rows) {
+      if (present[table].has(row.ref)) continue
+      const usedBy = table === 'trigger' || table === 'runtime' ? await stillUsedBy(tx, table, row) : undefined
+      if (!prune || usedBy) {
+        stale.push({kind: table, ref: row.ref, pack_ref: row.pack_ref, ...(usedBy ? {kept_because: `still used by ${usedBy}`} : {})})
+        continue
+      }
+      if (table === 'rule') {
+        const {rows: gone} = await tx.query<{id: number; ref: string; trigger_ref: string; trigger_params: unknown; action_ref: string; enabled: boolean}>(
+          'DELETE FROM attune.rule WHERE id = $1 RETURNING id, ref, trigger_ref, trigger_params, action_ref, enabled',
+          [row.id],
+        )
+        rules.push({...gone[0], enabled: false})
+      } else {
+        await tx.query(`DELETE FROM attune."${table}" WHERE id = $1`, [row.id])
+      }
+      deleted.push({kind: table, ref: row.ref, pack_ref: row.pack_ref, file: folders.get(row.pack_ref) ?? '', reason: 'no longer in the pack folder', id: row.id})
+    }
+  }
+  return {deleted, stale, rules}
+}
+
+/** The first sensor or rule (kept after pruning) that still needs this trigger or runtime. */
+async function stillUsedBy(tx: Queryable, table: 'trigger' | 'runtime', row: {id: number; ref: string}): Promise<string | undefined> {
+  const sql =
+    table === 'trigger'
+      ? `SELECT 'sensor ' || ref AS used_by FROM attune.sensor WHERE trigger = $1 OR trigger_types @> $2::jsonb
+         UNION ALL SELECT 'rule ' || ref FROM attune.rule WHERE trigger = $1 OR trigger_ref = $3
+         ORDER BY 1 LIMIT 1`
+      : `SELECT 'sensor ' || ref AS used_by FROM attune.sensor WHERE runtime = $1 OR runtime_ref = $2 ORDER BY 1 LIMIT 1`
+  const params = table === 'trigger' ? [row.id, JSON.stringify([row.ref]), row.ref] : [row.id, row.ref]
+  const {rows} = await tx.query<{used_by: string}>(sql, params)
+  return rows[0]?.used_by
 }

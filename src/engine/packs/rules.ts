@@ -1,5 +1,6 @@
 import {AbortError} from '../errors.js'
 import {compileRule, normaliseRule, type DocPath} from '../rules/index.js'
+import {parseTimerRule, TimerConfigError, timerKind} from '../timers/params.js'
 import type {RuleDefinition} from '../rules/index.js'
 import {FieldError, formatField, type FieldPath} from './errors.js'
 
@@ -58,9 +59,32 @@ export function normalizeRuleDocument(doc: Record<string, unknown>, context: Rul
   if (packRef && rule.pack_ref !== packRef) {
     throw new FieldError([doc.ref !== undefined ? 'ref' : 'pack'], `'${rule.ref}' is not in pack '${packRef}' (it must start with '${packRef}.')`)
   }
+  checkTimerParameters(rule, doc)
   const describe = context.describe ?? ((path: FieldPath) => formatField(path))
   const warnings = result.warnings.map((warning) =>
     warning.replace(new RegExp(MARKED.source, 'g'), (_, path: string) => `${describe(JSON.parse(path) as FieldPath)}: `),
   )
   return {rule, warnings}
+}
+
+/**
+ * A rule on a core timer trigger is checked as the timer sensor will read it (a bad cron
+ * expression, unit or time zone), so the mistake is reported when the pack is registered
+ * rather than when the daemon loads the rule.
+ */
+function checkTimerParameters(rule: NormalizedRule, doc: Record<string, unknown>): void {
+  if (!timerKind(rule.trigger_ref)) return
+  try {
+    parseTimerRule(rule)
+  } catch (error) {
+    if (!(error instanceof TimerConfigError)) throw error
+    const [head, ...rest] = error.field.split('.')
+    const trigger = doc.trigger
+    let path: FieldPath
+    if (head !== 'trigger_params') path = [doc.trigger_ref !== undefined ? 'trigger_ref' : 'trigger']
+    else if (typeof trigger === 'object' && trigger !== null && 'parameters' in trigger) path = ['trigger', 'parameters', ...rest]
+    else if (doc.trigger_params !== undefined) path = ['trigger_params', ...rest]
+    else path = ['trigger']
+    throw new FieldError(path, error.message.replace(/^rule '[^']*': [^:]*: /, ''))
+  }
 }
