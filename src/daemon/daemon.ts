@@ -65,6 +65,21 @@ export interface DaemonStatus {
   timers: ReturnType<TimerSensor<RuleRow>['status']>
 }
 
+/** A row of attune.sensor_state as the daemon writes it. */
+interface StoredSensorState {
+  id: number
+  ref: string
+  state: string
+  consecutive_failures: number
+  polls: number
+  failures: number
+  events: number
+  last_poll: string | null
+  last_duration_ms: number | null
+  last_error: string | null
+  next_poll: string | null
+}
+
 const BUILTIN = new Set(['builtin', 'core.sensor.builtin', 'core.builtin'])
 
 export class Daemon {
@@ -79,7 +94,7 @@ export class Daemon {
   private health?: HealthServer
   private readonly runners = new PersistentRunnerPool()
   private readonly sensors = new Map<string, SensorRow>()
-  private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string}>()
+  private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string; id: number}>()
   /** The builtin timer sensor, while an enabled builtin sensor (core.timer_sensor) exists. */
   private timer?: {sensor: SensorRow; timers: TimerSensor<RuleRow>}
   private timerRuleSet = ''
@@ -93,6 +108,8 @@ export class Daemon {
   private stopping = false
   private ruleVersion = ''
   private dirtyStates = new Map<string, SensorStatus>()
+  /** What was last written for each long-running sensor (JSON), to write only changes. */
+  private readonly writtenStates = new Map<string, string>()
 
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
@@ -373,7 +390,7 @@ export class Daemon {
         },
         logger: this.options.logger,
       })
-      this.supervisors.set(row.ref, {supervisor, version})
+      this.supervisors.set(row.ref, {supervisor, version, id: row.id})
       await supervisor.start()
     }
     for (const [ref, {supervisor}] of this.supervisors) {
@@ -498,11 +515,16 @@ export class Daemon {
 
   /** Writes changed sensor states (batched once a second) for `attune sensor status`. */
   private async flushSensorStates(): Promise<void> {
-    if (this.dirtyStates.size === 0 || this.databaseError !== null) return
-    const states = [...this.dirtyStates.values()].filter((state) => this.sensors.has(state.ref))
+    if (this.databaseError !== null) return
+    const polled = [...this.dirtyStates.values()].filter((state) => this.sensors.has(state.ref))
+    const states: StoredSensorState[] = polled.map((state) => ({...state, id: this.sensors.get(state.ref)!.id}))
+    // Long-running sensors and the timer have no scheduler: their state is derived from their
+    // supervisors and timers, written when it changes.
+    const derived = this.longRunningStates().filter((state) => this.writtenStates.get(state.ref) !== JSON.stringify(state))
+    states.push(...derived)
     this.dirtyStates = new Map()
     if (states.length === 0) return
-    const column = <T>(pick: (state: SensorStatus) => T) => states.map(pick)
+    const column = <T>(pick: (state: StoredSensorState) => T) => states.map(pick)
     try {
       await this.store!.query(
         `INSERT INTO attune.sensor_state (sensor, sensor_ref, owner, state, consecutive_failures, polls, failures, events, last_poll, last_duration_ms, last_error, next_poll)
@@ -513,7 +535,7 @@ export class Daemon {
            events = EXCLUDED.events, last_poll = EXCLUDED.last_poll, last_duration_ms = EXCLUDED.last_duration_ms,
            last_error = EXCLUDED.last_error, next_poll = EXCLUDED.next_poll, updated = now()`,
         [
-          column((state) => this.sensors.get(state.ref)!.id),
+          column((state) => state.id),
           column((state) => state.ref),
           column(() => this.name),
           column((state) => state.state),
@@ -527,11 +549,59 @@ export class Daemon {
           column((state) => state.next_poll),
         ],
       )
+      for (const state of derived) this.writtenStates.set(state.ref, JSON.stringify(state))
     } catch (error) {
       // Kept for the next round, unless a newer state of the sensor arrived meanwhile.
-      for (const state of states) if (!this.dirtyStates.has(state.ref)) this.dirtyStates.set(state.ref, state)
+      for (const state of polled) if (!this.dirtyStates.has(state.ref)) this.dirtyStates.set(state.ref, state)
       this.markDatabaseDown(error)
     }
+  }
+
+  /**
+   * The states of the sensors this daemon runs without polling: a long-running sensor is
+   * running, starting or restarting (its restarts count as failures); the builtin timer
+   * sensor counts its fires as polls and reports the next fire and any rule that cannot run.
+   */
+  private longRunningStates(): StoredSensorState[] {
+    const states: StoredSensorState[] = []
+    for (const {supervisor, id} of this.supervisors.values()) {
+      const status = supervisor.snapshot()
+      if (status.state === 'stopped') continue
+      states.push({
+        id,
+        ref: status.ref,
+        state: status.state === 'backoff' ? 'restarting' : status.state,
+        consecutive_failures: status.consecutive_crashes,
+        polls: 0,
+        failures: status.restarts,
+        events: status.events,
+        last_poll: status.started_at,
+        last_duration_ms: null,
+        last_error: status.last_exit,
+        next_poll: null,
+      })
+    }
+    if (this.timer) {
+      const timers = this.timer.timers.status()
+      const fires = timers.reduce((sum, timer) => sum + timer.execution_count, 0)
+      const broken = timers.filter((timer) => timer.error !== null)
+      const latest = (values: Array<string | null>, pick: (a: string, b: string) => boolean) =>
+        values.reduce<string | null>((best, value) => (value !== null && (best === null || pick(value, best)) ? value : best), null)
+      states.push({
+        id: this.timer.sensor.id,
+        ref: this.timer.sensor.ref,
+        state: timers.length > 0 && broken.length === timers.length ? 'failed' : 'running',
+        consecutive_failures: 0,
+        polls: fires,
+        failures: broken.length,
+        events: fires,
+        last_poll: latest(timers.map((timer) => timer.last_scheduled_at), (a, b) => a > b),
+        last_duration_ms: null,
+        last_error: broken.length > 0 ? `${broken[0].rule_ref}: ${broken[0].error}` : null,
+        next_poll: latest(timers.map((timer) => timer.next_fire_at), (a, b) => a < b),
+      })
+    }
+    return states
   }
 
   status(): DaemonStatus {

@@ -49,6 +49,8 @@ export interface SupervisorStatus {
   state: 'starting' | 'running' | 'backoff' | 'stopped'
   pid: number | null
   restarts: number
+  /** Crashes since the sensor last stayed up a minute (drives the backoff). */
+  consecutive_crashes: number
   events: number
   malformed_lines: number
   last_exit: string | null
@@ -77,11 +79,11 @@ export class LongRunningSupervisor {
 
   constructor(private readonly options: SupervisorOptions) {
     this.triggers = options.triggers
-    this.status = {ref: options.sensor.ref, state: 'starting', pid: null, restarts: 0, events: 0, malformed_lines: 0, last_exit: null, started_at: null, triggers: options.triggers.length}
+    this.status = {ref: options.sensor.ref, state: 'starting', pid: null, restarts: 0, consecutive_crashes: 0, events: 0, malformed_lines: 0, last_exit: null, started_at: null, triggers: options.triggers.length}
   }
 
   snapshot(): SupervisorStatus {
-    return {...this.status, triggers: this.triggers.length}
+    return {...this.status, triggers: this.triggers.length, consecutive_crashes: this.consecutiveCrashes}
   }
 
   async start(): Promise<void> {

@@ -25,6 +25,7 @@ const packDir = writePack(join(home, 'pack'), {
 })
 writeFileSync(brokenFlag, '')
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let daemon: DaemonProcess
 beforeAll(async () => {
   daemon = await startDaemon(['--packs', packDir], env)
@@ -34,13 +35,15 @@ afterAll(async () => {
   rmSync(home, {recursive: true, force: true})
 })
 
-type Status = {sensors: Array<{ref: string; state: string; consecutive_failures: number; polls: number; owner: string | null; last_error: string | null}>}
+type Status = {
+  sensors: Array<{ref: string; state: string; consecutive_failures: number; polls: number; failures: number; events: number; owner: string | null; last_poll: string | null; last_error: string | null}>
+}
 const status = () => attuneJson<Status>(['sensor', 'status'], env)
 const sensorState = async (ref: string) => (await status()).sensors.find((sensor) => sensor.ref === ref)
 
 describe('attune daemon (embedded database, real sensors)', () => {
   it('polls a 1 s sensor and stores events and enforcements, readable while it runs', async () => {
-    expect(await eventually(() => false, 2500)).toBe(false) // let a few polls happen
+    await sleep(2500) // let a few polls happen
     const {events} = await attuneJson<{events: Array<{trigger_ref: string; source_ref: string; payload: unknown}>}>(['event', 'list', '--trigger', 't.tick'], env)
     expect(events.length).toBeGreaterThanOrEqual(2)
     expect(events[0]).toMatchObject({trigger_ref: 't.tick', source_ref: 't.ticker', payload: {source: 'ticker'}})
@@ -49,7 +52,7 @@ describe('attune daemon (embedded database, real sensors)', () => {
   })
 
   it('marks a sensor failed after 3 failures and recovers when it is fixed', async () => {
-    expect(await eventually(() => false, 500)).toBe(false)
+    await sleep(500)
     let flaky = await sensorState('t.flaky')
     for (let i = 0; i < 40 && flaky?.state !== 'failed'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 250))
@@ -75,9 +78,18 @@ describe('attune daemon (embedded database, real sensors)', () => {
   })
 
   it('bootstraps a long-running sensor with the rules that exist when it starts', async () => {
-    expect(await eventually(() => false, 1000)).toBe(false)
+    await sleep(1000)
     const {enforcements} = await attuneJson<{enforcements: Array<{rule_ref: string}>}>(['enforcement', 'list', '--rule', 't.on_lr'], env)
     expect(enforcements.length).toBeGreaterThan(0)
+    // `sensor status` shows it as the supervisor sees it (it is never polled).
+    let long = await sensorState('t.long')
+    for (let i = 0; i < 20 && !(long && long.events > 0); i++) {
+      await sleep(250)
+      long = await sensorState('t.long')
+    }
+    expect(long).toMatchObject({state: 'running', polls: 0, failures: 0, owner: expect.any(String), last_error: null})
+    expect(long!.events).toBeGreaterThan(0)
+    expect(Date.parse(long!.last_poll!)).toBeLessThanOrEqual(Date.now())
   })
 
   it('serves /healthz and Prometheus /metrics', async () => {

@@ -51,6 +51,15 @@ describe('the builtin timer sensor in the daemon', () => {
     const fastEvents = new Set((await enforcements('tm.every_second')).map((row) => row.event))
     for (const event of slow) expect(slowEvents.has(event.id) && !fastEvents.has(event.id)).toBe(true)
     for (const event of fast) expect(fastEvents.has(event.id) && !slowEvents.has(event.id)).toBe(true)
+
+    // `sensor status` counts the timer sensor's fires as its polls and shows the next fire.
+    type Row = {ref: string; state: string; polls: number; events: number; failures: number; owner: string | null; last_poll: string | null; next_poll: string | null}
+    const {sensors} = await attuneJson<{sensors: Row[]}>(['sensor', 'status'], env)
+    const timer = sensors.find((row) => row.ref === 'core.timer_sensor')!
+    expect(timer).toMatchObject({state: 'running', failures: 0, owner: expect.any(String)})
+    expect(timer.polls).toBeGreaterThanOrEqual(fast.length + slow.length - 2) // written once a second
+    expect(timer.events).toBe(timer.polls)
+    expect(Date.parse(timer.next_poll!)).toBeGreaterThan(Date.parse(timer.last_poll!))
   })
 
   it('resumes after a restart without repeating or bursting slots', async () => {

@@ -18,6 +18,7 @@ export type {DataDirLock} from './lock.js'
 export {toJsonb} from './types.js'
 export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
 export * from './queries.js'
+export * from './status.js'
 export {upsertByRef} from './upsert.js'
 export type {ColumnType, ColumnValue, RefTable, UpsertResult, UpsertStatus} from './upsert.js'
 

@@ -1,0 +1,81 @@
+/**
+ * What the daemons report about themselves and their sensors, read back for
+ * `attune sensor status` and `attune worker list`.
+ */
+import type {Queryable} from './types.js'
+
+/** A daemon whose heartbeat is older than this is considered gone. */
+export const HEARTBEAT_STALE_SECONDS = 30
+
+/** One sensor as the daemons last reported it. */
+export interface SensorStatusRow {
+  ref: string
+  enabled: boolean
+  execution: string
+  owner: string | null
+  /** The owning daemon's last heartbeat is recent. */
+  owner_alive: boolean
+  /**
+   * `running` or `failed` for polled sensors; a long-running sensor is `running`,
+   * `starting` or `restarting`; `not polled` until a daemon picks it up; `disabled`.
+   */
+  state: string
+  consecutive_failures: number
+  /** Polls (for the timer sensor: timer fires; 0 for other long-running sensors). */
+  polls: number
+  /** Failed polls; restarts of a long-running sensor; timer rules that cannot run. */
+  failures: number
+  events: number
+  /** The last poll (for long-running sensors: when the process last started; timers: the last fire). */
+  last_poll: string | null
+  last_duration_ms: number | null
+  last_error: string | null
+  /** The next poll or, for the timer sensor, the next fire. */
+  next_poll: string | null
+}
+
+export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
+  const {rows} = await q.query<SensorStatusRow>(
+    `SELECT s.ref, s.enabled, s.execution, st.owner,
+            COALESCE(w.status = 'active' AND w.last_heartbeat > now() - make_interval(secs => $1), false) AS owner_alive,
+            COALESCE(st.state, CASE WHEN s.enabled THEN 'not polled' ELSE 'disabled' END) AS state,
+            COALESCE(st.consecutive_failures, 0) AS consecutive_failures, COALESCE(st.polls, 0)::int AS polls,
+            COALESCE(st.failures, 0)::int AS failures, COALESCE(st.events, 0)::int AS events,
+            st.last_poll, st.last_duration_ms, st.last_error, st.next_poll
+       FROM attune.sensor s
+       LEFT JOIN attune.sensor_state st ON st.sensor = s.id
+       LEFT JOIN attune.worker w ON w.name = st.owner
+      ORDER BY s.ref`,
+    [HEARTBEAT_STALE_SECONDS],
+  )
+  return rows
+}
+
+/** A worker row: a daemon (`<host>:<pid>`) or a host registered by `attune runtime detect --register`. */
+export interface WorkerListRow {
+  id: number
+  name: string
+  worker_role: string
+  status: string
+  capabilities: {runtimes?: string[]; sensors?: number; [key: string]: unknown}
+  last_heartbeat: string | null
+  /** Seconds since the last heartbeat (null without one). */
+  heartbeat_age_seconds: number | null
+  created: string
+}
+
+export async function listWorkers(q: Queryable, filter: {role?: string} = {}): Promise<WorkerListRow[]> {
+  const {rows} = await q.query<WorkerListRow>(
+    `SELECT id::int AS id, name, worker_role, status, capabilities, last_heartbeat,
+            round(extract(epoch FROM now() - last_heartbeat))::int AS heartbeat_age_seconds, created
+       FROM attune.worker
+      WHERE $1::text IS NULL OR worker_role = $1
+      ORDER BY name`,
+    [filter.role ?? null],
+  )
+  return rows.map((row) => ({
+    ...row,
+    last_heartbeat: row.last_heartbeat === null ? null : new Date(row.last_heartbeat).toISOString(),
+    created: new Date(row.created).toISOString(),
+  }))
+}
