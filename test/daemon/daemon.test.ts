@@ -3,7 +3,6 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {attuneJson, startDaemon, writePack, type DaemonProcess} from '../support/daemon.js'
-import {eventually} from '../support/sensors.js'
 
 const home = mkdtempSync(join(tmpdir(), 'attune-daemon-'))
 const env = {ATTUNE_HOME: home, ATTUNE_SENSOR_TIMEOUT: '2', ATTUNE_JWT_SECRET: 'daemon-test-secret-0123456789-0123456789'}
