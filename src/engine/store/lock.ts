@@ -1,4 +1,5 @@
 import {closeSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {AbortError} from '../errors.js'
 
 /** A held lock; `release()` is idempotent. */
@@ -11,24 +12,53 @@ export interface DataDirLock {
 // directory just as surely as a second process.
 const held = new Set<string>()
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+/**
+ * Who holds a lock: the pid, the host it runs on, and the process's start time (Linux, from
+ * /proc) so a pid reused by an unrelated process (common in containers) is not mistaken for
+ * the holder. Older lock files hold only the pid.
+ */
+interface Holder {
+  pid: number
+  host?: string
+  start?: string
 }
 
-function readHolder(path: string): number | undefined {
+/** The start time of a process in clock ticks since boot (Linux), or undefined elsewhere. */
+function processStartTime(pid: number): string | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim().split('\n')[0] ?? '', 10)
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Field 2 (the command) is in parentheses and may hold spaces: count from after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return fields[19] // field 22, starttime
   } catch {
     return undefined
   }
 }
+
+function isAlive(holder: Holder): boolean {
+  try {
+    process.kill(holder.pid, 0)
+  } catch (error) {
+    // EPERM: the process exists but belongs to someone else.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  if (holder.start === undefined) return true
+  const start = processStartTime(holder.pid)
+  return start === undefined || start === holder.start
+}
+
+function readHolder(path: string): Holder | undefined {
+  try {
+    const [pidLine, host, start] = readFileSync(path, 'utf8').split('\n').map((line) => line.trim())
+    const pid = Number.parseInt(pidLine ?? '', 10)
+    if (!Number.isInteger(pid) || pid <= 0) return undefined
+    return {pid, ...(host ? {host} : {}), ...(start ? {start} : {})}
+  } catch {
+    return undefined
+  }
+}
+
+const sameHolder = (a: Holder | undefined, b: Holder | undefined) => a?.pid === b?.pid && a?.host === b?.host && a?.start === b?.start
 
 /** Creates the file only if it does not exist (O_CREAT|O_EXCL), so exactly one creator wins. */
 function tryCreate(path: string): boolean {
@@ -40,44 +70,56 @@ function tryCreate(path: string): boolean {
     throw error
   }
   try {
-    writeSync(fd, `${process.pid}\n`)
+    writeSync(fd, `${process.pid}\n${hostname()}\n${processStartTime(process.pid) ?? ''}\n`)
   } finally {
     closeSync(fd)
   }
   return true
 }
 
-function heldError(path: string, pid: number | undefined, what: string): AbortError {
-  const holder = pid === process.pid ? `this process (pid ${pid})` : `process ${pid}`
-  return new AbortError(`The embedded database ${what} is in use by ${holder} (lock file ${path}).`, {
+function heldError(path: string, holder: Holder | undefined, what: string): AbortError {
+  const pid = holder?.pid
+  const who = pid === process.pid && isOwn(holder) ? `this process (pid ${pid})` : `process ${pid}`
+  const where = holder?.host && holder.host !== hostname() ? ` on host ${holder.host}` : ''
+  return new AbortError(`The embedded database ${what} is in use by ${who}${where} (lock file ${path}).`, {
     code: 'database_locked',
     hint:
       'PGlite can be opened by one process at a time. Stop that process (or use the daemon it belongs to), ' +
-      'or point --database-url / ATTUNE_DATABASE_URL at a PostgreSQL server.',
+      'or point --database-url / ATTUNE_DATABASE_URL at a PostgreSQL server.' +
+      (where ? ` A lock written on another host cannot be checked from here: if that process is gone, delete ${path}.` : ''),
   })
 }
 
+/** The holder is this very process (not an earlier process that had the same pid). */
+function isOwn(holder: Holder | undefined): boolean {
+  return holder?.pid === process.pid && (holder.host === undefined || holder.host === hostname()) && (holder.start === undefined || holder.start === processStartTime(process.pid))
+}
+
 /**
- * Takes the lock file that guards an embedded data directory. The file holds the owner's pid;
- * a lock left by a process that no longer runs is taken over. Throws an `AbortError` naming
- * the holder when another live process (or this one) holds it.
+ * Takes the lock file that guards an embedded data directory. The file holds the owner's pid,
+ * host and start time; a lock left by a process that no longer runs is taken over. Throws an
+ * `AbortError` naming the holder when another live process (or this one) holds it, or when
+ * the holder is on another host (a shared volume), where its liveness cannot be checked.
  */
 export function acquireDataDirLock(lockPath: string, what = lockPath): DataDirLock {
-  if (held.has(lockPath)) throw heldError(lockPath, process.pid, what)
+  if (held.has(lockPath)) throw heldError(lockPath, {pid: process.pid}, what)
   for (let attempt = 0; attempt < 5; attempt++) {
     if (tryCreate(lockPath)) return holdLock(lockPath)
-    const pid = readHolder(lockPath)
-    if (pid === undefined) {
+    const holder = readHolder(lockPath)
+    if (holder === undefined) {
       // Being written right now, or garbage: garbage older than a few seconds is stale.
       if (ageMs(lockPath) < 2000) {
         sleepSync(50)
         continue
       }
-    } else if (pid !== process.pid && isAlive(pid)) {
-      throw heldError(lockPath, pid, what)
+    } else if (holder.host !== undefined && holder.host !== hostname()) {
+      throw heldError(lockPath, holder, what)
+    } else if (holder.pid !== process.pid && isAlive(holder)) {
+      throw heldError(lockPath, holder, what)
     }
-    // Stale (dead pid, or our own pid left by an earlier run that reused it). Take it over
-    // under a second O_EXCL file so two processes cannot both remove and recreate it.
+    // Stale (dead pid, a pid now used by another process, or our own pid left by an earlier
+    // run that reused it). Take it over under a second O_EXCL file so two processes cannot
+    // both remove and recreate it.
     const takeover = `${lockPath}.takeover`
     if (!tryCreate(takeover)) {
       if (ageMs(takeover) > 10_000) rmSync(takeover, {force: true})
@@ -85,7 +127,7 @@ export function acquireDataDirLock(lockPath: string, what = lockPath): DataDirLo
       continue
     }
     try {
-      if (readHolder(lockPath) === pid) rmSync(lockPath, {force: true})
+      if (sameHolder(readHolder(lockPath), holder)) rmSync(lockPath, {force: true})
     } finally {
       rmSync(takeover, {force: true})
     }
@@ -104,7 +146,7 @@ function holdLock(path: string): DataDirLock {
     released = true
     held.delete(path)
     process.removeListener('exit', onExit)
-    if (readHolder(path) === process.pid) {
+    if (isOwn(readHolder(path))) {
       try {
         unlinkSync(path)
       } catch {
