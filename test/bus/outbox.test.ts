@@ -1,4 +1,4 @@
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it} from 'vitest'
 import {
   LocalBus,
   OutboxRelay,
@@ -11,9 +11,8 @@ import {
   type WireMessage,
 } from '../../src/engine/bus/index.js'
 import {EventPipeline} from '../../src/engine/events/index.js'
-import {migrate, type Store} from '../../src/engine/store/index.js'
 import {insertRule, insertTrigger} from '../events/helpers.js'
-import {backends, resetData} from '../store/backends.js'
+import {backends, useMigratedStore} from '../store/backends.js'
 
 /** The in-process bus, refusing the messages whose ids are in `refuse` (a broker nacking them). */
 class RefusingBus extends LocalBus {
@@ -45,21 +44,11 @@ describe('topic patterns', () => {
 })
 
 describe.each(backends())('outbox relay on $name', (backend) => {
-  let store: Store
+  const store = useMigratedStore(backend, {resetEach: true})
   let pipeline: EventPipeline
 
-  beforeAll(async () => {
-    if (backend.skip) return
-    store = await backend.open()
-    await migrate(store)
-  })
-  afterAll(async () => {
-    await store?.close()
-    await backend.cleanup()
-  })
   beforeEach(async () => {
     if (backend.skip) return
-    await resetData(store)
     await insertTrigger(store, 'demo.tick')
     await insertRule(store, 'demo.all', 'demo.tick', {all: []})
     pipeline = new EventPipeline(store)

@@ -2,7 +2,7 @@ import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, beforeEach, describe, expect, it} from 'vitest'
 import {DEFAULT_CONFIG, type AttuneConfig} from '../../src/engine/config.js'
 import {
   DETECTION_CACHE_TTL_MS,
@@ -13,8 +13,7 @@ import {
 } from '../../src/engine/detect/index.js'
 import {AbortError} from '../../src/engine/errors.js'
 import {registerPacks} from '../../src/engine/packs/index.js'
-import {migrate, type Store} from '../../src/engine/store/index.js'
-import {backends, resetData} from '../store/backends.js'
+import {backends, useMigratedStore} from '../store/backends.js'
 import {binDir} from './helpers.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -64,22 +63,12 @@ function config(home: string, runtimes?: string[]): AttuneConfig {
 const env: NodeJS.ProcessEnv = {...bin.env(), ATTUNE_SENSOR_RUNTIMES: undefined}
 
 describe.each(backends())('runtime detection on $name', (backend) => {
-  let store: Store
+  const store = useMigratedStore(backend, {resetEach: true})
   let home: string
   const detect = (options: Partial<RuntimeDetectionOptions> = {}) => runtimeDetection({config: config(home), env, store, useCache: false, ...options})
 
-  beforeAll(async () => {
-    if (backend.skip) return
-    store = await backend.open()
-    await migrate(store)
-  })
-  afterAll(async () => {
-    await store?.close()
-    await backend.cleanup()
-  })
-  beforeEach(async () => {
+  beforeEach(() => {
     home = tempDir('attune-detect-home-')
-    if (!backend.skip) await resetData(store)
   })
 
   it.skipIf(backend.skip)('reads sensor runtimes and untyped pack runtimes, never other types', async () => {

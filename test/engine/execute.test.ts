@@ -206,7 +206,7 @@ describe.each([python, node, shell, native])('$runtime sensors', (rt) => {
     // Interpreters add a few of their own (bash: PWD, SHLVL, _), never the parent's.
     const extra = Object.keys(env).filter((key) => !allowed.has(key))
     const shellOwn = new Set(['PWD', 'OLDPWD', 'SHLVL', '_'])
-    for (const key of extra.filter((name) => !shellOwn.has(name))) expect(parentEnv[key], `leaked ${key}`).toBeUndefined()
+    for (const key of extra.filter((name) => !shellOwn.has(name))) expect((parentEnv as Record<string, string | undefined>)[key], `leaked ${key}`).toBeUndefined()
   })
 
   it('kills the sensor and its grandchildren at the timeout', async () => {

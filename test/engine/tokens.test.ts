@@ -1,6 +1,5 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 import {AbortError} from '../../src/engine/errors.js'
-import {migrate, type Store} from '../../src/engine/store/index.js'
 import {
   issueSensorToken,
   jwtSecretKey,
@@ -8,7 +7,7 @@ import {
   validateTokenRequest,
   verifySensorToken,
 } from '../../src/engine/tokens/index.js'
-import {backends} from '../store/backends.js'
+import {backends, useMigratedStore} from '../store/backends.js'
 import {base64url, checkHs256, signHs256} from '../support/jwt.js'
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789'
@@ -111,16 +110,7 @@ describe('signing and verifying sensor tokens', () => {
 })
 
 describe.each(backends())('sensor identities on $name', (backend) => {
-  let store: Store
-  beforeAll(async () => {
-    if (backend.skip) return
-    store = await backend.open()
-    await migrate(store)
-  })
-  afterAll(async () => {
-    await store?.close()
-    await backend.cleanup()
-  })
+  const store = useMigratedStore(backend)
 
   it.skipIf(backend.skip)('creates the identity on first issue and reuses it after', async () => {
     const first = await issueSensorToken(store, {sensorRef: 'core.timer', triggerTypes: ['core.intervaltimer']}, SECRET)

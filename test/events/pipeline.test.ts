@@ -1,8 +1,7 @@
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {beforeEach, describe, expect, it} from 'vitest'
 import {AbortError} from '../../src/engine/errors.js'
 import {EventPipeline, RuleCache} from '../../src/engine/events/index.js'
-import {migrate, type Store} from '../../src/engine/store/index.js'
-import {backends, resetData} from '../store/backends.js'
+import {backends, useMigratedStore} from '../store/backends.js'
 import {countingStore, insertRule, insertSensor, insertTrigger, tableCounts} from './helpers.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -13,20 +12,10 @@ type Message = {message_id: string; timestamp: string; payload: Record<string, u
 const bigDisk = {all: [{field: 'payload.usage', operator: 'greater_or_equal', value: 90}]}
 
 describe.each(backends())('event pipeline on $name', (backend) => {
-  let store: Store
+  const store = useMigratedStore(backend, {resetEach: true})
 
-  beforeAll(async () => {
-    if (backend.skip) return
-    store = await backend.open()
-    await migrate(store)
-  })
-  afterAll(async () => {
-    await store?.close()
-    await backend.cleanup()
-  })
   beforeEach(async () => {
     if (backend.skip) return
-    await resetData(store)
     await insertTrigger(store, 'demo.disk_full')
     await insertSensor(store, 'demo.disk', 'demo.disk_full')
   })

@@ -1,11 +1,11 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 import {EventPipeline} from '../../src/engine/events/index.js'
 import {registerPacks} from '../../src/engine/packs/index.js'
-import {getRule, migrate, type Store} from '../../src/engine/store/index.js'
-import {backends} from '../store/backends.js'
+import {getRule} from '../../src/engine/store/index.js'
+import {backends, useMigratedStore} from '../store/backends.js'
 import {writePack} from '../support/daemon.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'attune-rule-ids-'))
@@ -17,17 +17,7 @@ const pack = writePack(dir, {
 })
 
 describe.each(backends())('trigger instances on $name', (backend) => {
-  let store: Store
-  beforeAll(async () => {
-    if (backend.skip) return
-    store = await backend.open()
-    await migrate(store)
-    await registerPacks(store, [pack])
-  })
-  afterAll(async () => {
-    await store?.close()
-    await backend.cleanup()
-  })
+  const store = useMigratedStore(backend, {setup: (opened) => registerPacks(opened, [pack]).then(() => {})})
 
   it.skipIf(backend.skip)('matches only the rules named in rule_ids (a timer fire belongs to one rule)', async () => {
     const pipeline = new EventPipeline(store)

@@ -5,7 +5,8 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {openStore} from '../../src/engine/store/index.js'
+import {afterAll, beforeAll, beforeEach} from 'vitest'
+import {migrate, openStore} from '../../src/engine/store/index.js'
 import type {Store} from '../../src/engine/store/index.js'
 import {postgresSkipReason, startPostgres, type PostgresServer} from '../support/postgres.js'
 
@@ -63,4 +64,43 @@ export async function resetData(store: Store): Promise<void> {
     'TRUNCATE attune.outbox, attune.enforcement, attune.event, attune.rule, attune.sensor, attune.trigger, ' +
       'attune.runtime, attune.pack, attune.worker, attune.identity RESTART IDENTITY CASCADE',
   )
+}
+
+export interface MigratedStoreOptions {
+  /** Empty every table before each test. */
+  resetEach?: boolean
+  /** Runs once after the store is open and migrated (e.g. register a pack). */
+  setup?: (store: Store) => Promise<void>
+}
+
+/**
+ * Opens a migrated store on `backend` for the enclosing `describe` (closed and removed after
+ * it) and returns a stand-in that forwards to it, usable inside the tests and hooks that run
+ * after this one. Nothing is opened when the backend is skipped here.
+ */
+export function useMigratedStore(backend: Backend, options: MigratedStoreOptions = {}): Store {
+  let current: Store | undefined
+  beforeAll(async () => {
+    if (backend.skip) return
+    current = await backend.open()
+    await migrate(current)
+    await options.setup?.(current)
+  })
+  afterAll(async () => {
+    await current?.close()
+    current = undefined
+    await backend.cleanup()
+  })
+  if (options.resetEach) {
+    beforeEach(async () => {
+      if (current) await resetData(current)
+    })
+  }
+  return new Proxy({} as Store, {
+    get(_, key) {
+      if (!current) throw new Error(`the ${backend.name} store is open only inside its describe block`)
+      const value: unknown = Reflect.get(current, key)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(current) : value
+    },
+  })
 }

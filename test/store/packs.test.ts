@@ -1,7 +1,7 @@
 import {readFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {parse} from 'yaml'
-import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
+import {afterAll, describe, expect, it} from 'vitest'
 import {AbortError} from '../../src/engine/errors.js'
 import {PackError, registerPacks, type RegisterReport} from '../../src/engine/packs/index.js'
 import {
@@ -10,10 +10,9 @@ import {
   listRuntimes,
   listSensors,
   listTriggers,
-  migrate,
   type Store,
 } from '../../src/engine/store/index.js'
-import {backends, resetData} from './backends.js'
+import {backends, useMigratedStore} from './backends.js'
 import {CORE_FIXTURE, copyOfCoreFixture, makePack, removeTempDirs, writeFiles} from './pack-files.js'
 
 const CORE_RUNTIMES = ['core.go', 'core.java', 'core.native', 'core.nodejs', 'core.perl', 'core.python', 'core.r', 'core.ruby', 'core.shell']
@@ -96,21 +95,8 @@ enabled: false
 }
 
 describe.each(backends())('packs on $name', (backend) => {
-  let store: Store
-
-  beforeAll(async () => {
-    if (backend.skip) return
-    store = await backend.open()
-    await migrate(store)
-  })
-  afterAll(async () => {
-    await store?.close()
-    await backend.cleanup()
-    removeTempDirs()
-  })
-  beforeEach(async () => {
-    if (!backend.skip) await resetData(store)
-  })
+  const store = useMigratedStore(backend, {resetEach: true})
+  afterAll(() => removeTempDirs())
 
   it.skipIf(backend.skip)('registers the Attune core pack fixture unchanged', async () => {
     const report = await registerPacks(store, [CORE_FIXTURE])
