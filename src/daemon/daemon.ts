@@ -17,6 +17,7 @@ import {
   type EmbeddedServer,
   type RuleRow,
   type SensorRow,
+  type SensorStatusRow,
   type Store,
 } from '../engine/store/index.js'
 import {TIMER_TRIGGERS, TimerSensor, type TimerPayload, type TimerState, type TimerStateInput} from '../engine/timers/index.js'
@@ -65,20 +66,11 @@ export interface DaemonStatus {
   timers: ReturnType<TimerSensor<RuleRow>['status']>
 }
 
-/** A row of attune.sensor_state as the daemon writes it. */
-interface StoredSensorState {
-  id: number
-  ref: string
-  state: string
-  consecutive_failures: number
-  polls: number
-  failures: number
-  events: number
-  last_poll: string | null
-  last_duration_ms: number | null
-  last_error: string | null
-  next_poll: string | null
-}
+/** A row of attune.sensor_state as the daemon writes it (and `attune sensor status` reads it). */
+type StoredSensorState = {id: number} & Pick<
+  SensorStatusRow,
+  'ref' | 'state' | 'consecutive_failures' | 'polls' | 'failures' | 'events' | 'last_poll' | 'last_duration_ms' | 'last_error' | 'next_poll'
+>
 
 const BUILTIN = new Set(['builtin', 'core.sensor.builtin', 'core.builtin'])
 
