@@ -100,6 +100,8 @@ export class Daemon {
   private stopping = false
   private ruleVersion = ''
   private dirtyStates = new Map<string, SensorStatus>()
+  /** When the leases were last renewed (the lease tick of `reload`). */
+  private lastLeaseRenewal = Date.now()
   /** What was last written for each long-running sensor (JSON), to write only changes. */
   private readonly writtenStates = new Map<string, string>()
 
@@ -114,6 +116,7 @@ export class Daemon {
   async start(): Promise<void> {
     const {config, logger} = this.options
     this.store = await this.openDatabase()
+    this.metrics.databaseUp.set(1)
     if (this.options.packs?.length) {
       const report = await registerPacks(this.store, this.options.packs)
       logger.info('packs registered', {packs: report.packs, ...report.summary})
@@ -155,6 +158,7 @@ export class Daemon {
     // The heartbeat keeps this worker counted as live by the others: well within the lease time.
     this.every(this.options.heartbeatMs ?? Math.min(5000, (config.daemon.lease_seconds * 1000) / 3), () => this.heartbeat())
     this.every(1000, () => this.flushSensorStates())
+    this.every(1000, async () => this.checkLeaseDeadline())
     logger.info('daemon started', {
       worker: this.name,
       database: this.store.location,
@@ -171,9 +175,9 @@ export class Daemon {
       this.embedded = await startEmbeddedDatabaseProcess(config.home)
       // One connection: PGlite is a single Postgres session, and the socket server queues whole
       // messages, so statements of two connections of ours could interleave mid-protocol.
-      return openPgStore(this.embedded.url, {max: 1})
+      return openPgStore(this.embedded.url, {max: 1, queryTimeoutMs: this.queryTimeoutMs()})
     }
-    const store = await openPgStore(config.database.url, {max: 10})
+    const store = await openPgStore(config.database.url, {max: 10, queryTimeoutMs: this.queryTimeoutMs()})
     let pending: number
     try {
       pending = (await migrationStatus(store)).filter((migration) => migration.applied_at === null).length
@@ -188,6 +192,11 @@ export class Daemon {
       })
     }
     return store
+  }
+
+  /** A statement that takes a third of the lease time means a database that does not answer. */
+  private queryTimeoutMs(): number {
+    return Math.max(2000, (this.options.config.daemon.lease_seconds * 1000) / 3)
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -261,6 +270,19 @@ export class Daemon {
     }
   }
 
+  /**
+   * A database that hangs (a partition that drops packets) raises no error: without this
+   * check the daemon would poll on while its leases expire and another daemon takes over.
+   * Past half the lease time without a renewal it stops everything it owns, as for an outage.
+   */
+  private checkLeaseDeadline(): void {
+    const leaseMs = this.options.config.daemon.lease_seconds * 1000
+    const since = Date.now() - this.lastLeaseRenewal
+    if (this.databaseError === null && since > leaseMs / 2) {
+      this.markDatabaseDown(new Error(`the database has not answered for ${Math.round(since / 1000)} s: leases not renewed`))
+    }
+  }
+
   private markDatabaseDown(error: unknown): void {
     if (this.databaseError === null) {
       this.options.logger.error('database unavailable: polling paused', {error: errorMessage(error)})
@@ -298,7 +320,6 @@ export class Daemon {
       this.markDatabaseDown(error)
       return
     }
-    this.markDatabaseUp()
     // Only the sensors this daemon holds a lease on (all of them when it runs alone).
     try {
       const candidates = rows.map((row) => ({id: row.id, runtime: this.runtimeClass(row.runtime_ref) ?? row.runtime_ref}))
@@ -307,6 +328,7 @@ export class Daemon {
         this.options.logger.info('sensor ownership changed', {claimed: tick.claimed, released: tick.released, owned: tick.owned.size, share: tick.share, workers: tick.workers})
       }
       rows = rows.filter((row) => tick.owned.has(row.id))
+      this.lastLeaseRenewal = Date.now()
       this.owned = tick.owned.size
       this.metrics.sensorsOwned.set(this.owned)
     } catch (error) {
@@ -330,6 +352,9 @@ export class Daemon {
         this.options.logger.info('sensor removed or disabled', {sensor: ref})
       }
     }
+    // Polling resumes after an outage only now, with the sensors this daemon holds again:
+    // leases lost meanwhile may belong to another daemon.
+    this.markDatabaseUp()
     await this.reloadLongRunning(
       rows.filter((row) => row.execution === 'long_running'),
       rules,
@@ -487,7 +512,6 @@ export class Daemon {
       await this.registerWorker('active')
       this.pendingOutbox = await pendingOutboxCount(this.store!)
       this.metrics.outboxPending.set(this.pendingOutbox)
-      this.markDatabaseUp()
     } catch (error) {
       this.markDatabaseDown(error)
     }

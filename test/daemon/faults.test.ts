@@ -13,6 +13,7 @@ import {eventually} from '../support/sensors.js'
 const skip = postgresSkipReason() ?? rabbitmqSkipReason()
 const home = mkdtempSync(join(tmpdir(), 'attune-faults-'))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const LEASE_SECONDS = 6
 
 let postgres: PostgresServer
 let rabbit: RabbitServer
@@ -92,7 +93,7 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
   })
 
   it('loses no event while RabbitMQ is down for 10 s', async () => {
-    daemon = await startDaemon([], env)
+    daemon = await startDaemon(['--lease-seconds', String(LEASE_SECONDS)], env)
     expect(await eventually(() => received.size > 4, 20_000)).toBe(true)
     await rabbit.stop()
     const before = await eventCount()
@@ -142,6 +143,39 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     expect(resumed).toBe(true)
   })
 
+  it('stops what it owns when the database hangs (no error, no answer) before its leases expire, then resumes', async () => {
+    const health = () => fetch(`http://127.0.0.1:${daemon.healthPort()}/healthz`)
+    expect((await health()).status).toBe(200)
+    const logged = daemon.logs.length
+    const frozenAt = Date.now()
+    postgres.freeze()
+    let down: Response | undefined
+    let noticedAfter = Infinity
+    try {
+      for (let i = 0; i < 40; i++) {
+        await sleep(250)
+        down = await health()
+        if (down.status === 503) {
+          noticedAfter = Date.now() - frozenAt
+          break
+        }
+      }
+    } finally {
+      postgres.thaw()
+    }
+    expect(down!.status).toBe(503)
+    // The lease is 6 s (--lease-seconds below): another daemon could claim its sensors after that.
+    expect(noticedAfter).toBeLessThan(LEASE_SECONDS * 1000)
+    expect(daemon.logs.slice(logged).some((log) => log.msg === 'database unavailable: polling paused')).toBe(true)
+    const afterHang = await eventCount()
+    let resumed = false
+    for (let i = 0; i < 80 && !resumed; i++) {
+      await sleep(250)
+      resumed = (await eventCount().catch(() => afterHang)) > afterHang + 2 && (await health()).status === 200
+    }
+    expect(resumed).toBe(true)
+  })
+
   it('publishes what was stored before a kill -9, after the restart', async () => {
     await rabbit.stop()
     let backlog: string[]
@@ -155,7 +189,7 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     }
     await consumer?.close()
     await consume()
-    daemon = await startDaemon([], env)
+    daemon = await startDaemon(['--lease-seconds', String(LEASE_SECONDS)], env)
     expect(await eventually(() => backlog.every((id) => received.has(id)), 30_000)).toBe(true)
   })
 

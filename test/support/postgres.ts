@@ -7,7 +7,7 @@
  * missing PostgreSQL is a failure, never a skip (see `requirePostgresUnderCi`).
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
-import {chownSync, existsSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -26,7 +26,29 @@ export interface PostgresServer {
   pause(): Promise<void>
   /** Starts the paused server again on the same port. */
   resume(): Promise<void>
+  /**
+   * SIGSTOPs the server and every backend: connections stay open but nothing answers,
+   * as in a network partition that drops packets. `thaw()` continues them.
+   */
+  freeze(): void
+  thaw(): void
   stop(): Promise<void>
+}
+
+/** The pids of a process's children (from /proc: no procps needed). */
+function childPids(parent: number): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === parent) pids.push(Number(entry))
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids
 }
 
 export function postgresAvailable(): boolean {
@@ -153,8 +175,10 @@ export async function startPostgres(): Promise<PostgresServer> {
       clearTimeout(timer)
     }
   }
+  let frozen: number[] = []
   const stop = async () => {
     process.removeListener('exit', killOnExit)
+    for (const pid of frozen) process.kill(pid, 'SIGCONT') // a frozen server cannot shut down
     await shutDown()
     rmSync(dir, {recursive: true, force: true})
     watchdog.stdin?.end()
@@ -182,6 +206,21 @@ export async function startPostgres(): Promise<PostgresServer> {
       return `postgresql://postgres@127.0.0.1:${port}/${encodeURIComponent(name)}`
     },
     pause: shutDown,
+    freeze() {
+      const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0])
+      frozen = [postmaster, ...childPids(postmaster)]
+      for (const pid of frozen) process.kill(pid, 'SIGSTOP')
+    },
+    thaw() {
+      for (const pid of frozen.reverse()) {
+        try {
+          process.kill(pid, 'SIGCONT')
+        } catch {
+          // exited meanwhile
+        }
+      }
+      frozen = []
+    },
     async resume() {
       child = launch()
       await waitReady(url, child, () => output)

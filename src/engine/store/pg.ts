@@ -35,12 +35,18 @@ function wrap(client: pg.Pool | pg.PoolClient): Queryable {
 export interface PgStoreOptions {
   /** Pool size; the daemon may want more than the default 10. */
   max?: number
+  /**
+   * Fail a statement (and a connection attempt) that gets no answer within this time, instead
+   * of waiting for a server that hangs; the connection is then discarded. Off by default.
+   */
+  queryTimeoutMs?: number
 }
 
 /** Opens a pool on a real PostgreSQL and checks that it answers. */
 export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<Store> {
   const location = redactDatabaseUrl(url)
-  const pool = new pg.Pool({connectionString: url, max: options.max ?? 10, types})
+  const timeouts = options.queryTimeoutMs ? {query_timeout: options.queryTimeoutMs, connectionTimeoutMillis: options.queryTimeoutMs} : {}
+  const pool = new pg.Pool({connectionString: url, max: options.max ?? 10, types, ...timeouts})
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query reports the problem instead.
   pool.on('error', () => {})
