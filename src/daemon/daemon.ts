@@ -1,3 +1,4 @@
+import {randomUUID} from 'node:crypto'
 import {hostname} from 'node:os'
 import {createBus, OutboxRelay, pendingOutboxCount, type Bus} from '../engine/bus/index.js'
 import type {AttuneConfig} from '../engine/config.js'
@@ -105,8 +106,45 @@ export class Daemon {
   /** What was last written for each long-running sensor (JSON), to write only changes. */
   private readonly writtenStates = new Map<string, string>()
 
+  /** Tells this run apart from an earlier daemon of the same name (in the worker row's capabilities). */
+  private readonly instance = randomUUID()
+  /** This daemon's worker row is written (and its leases are its own to release). */
+  private registered = false
+
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
+  }
+
+  private heartbeatMs(): number {
+    return this.options.heartbeatMs ?? Math.min(5000, (this.options.config.daemon.lease_seconds * 1000) / 3)
+  }
+
+  /**
+   * Leases belong to a worker name: two live daemons of one name would both poll every sensor.
+   * A recent heartbeat under our name is either such a daemon or one that was just killed and
+   * is being restarted; watching for one heartbeat interval tells them apart.
+   */
+  private async refuseDuplicateName(): Promise<void> {
+    const read = async () =>
+      (
+        await this.store!.query<{age_ms: number; beat: Date}>(
+          `SELECT last_heartbeat AS beat,
+                  (extract(epoch FROM now() - last_heartbeat) * 1000)::int AS age_ms
+             FROM attune.worker WHERE name = $1 AND status = 'active' AND last_heartbeat IS NOT NULL`,
+          [this.name],
+        )
+      ).rows[0]
+    const before = await read()
+    if (!before || before.age_ms > this.options.config.daemon.lease_seconds * 1000) return
+    this.options.logger.info('a daemon of this name beat recently: checking that it is gone', {worker: this.name, heartbeat_age_ms: before.age_ms})
+    await new Promise((resolve) => setTimeout(resolve, this.heartbeatMs() + 1000))
+    const after = await read()
+    if (after && new Date(after.beat).getTime() !== new Date(before.beat).getTime()) {
+      throw new AbortError(`Another daemon named "${this.name}" is running against this database (it sent a heartbeat ${Math.round(after.age_ms / 1000)} s ago).`, {
+        code: 'worker_name_taken',
+        hint: 'Give every daemon its own --name (the default, <host>:<pid>, is unique on one host), or stop the other one first.',
+      })
+    }
   }
 
   get healthPort(): number | undefined {
@@ -144,7 +182,9 @@ export class Daemon {
     this.detection = await runtimeDetection({config, store: this.store, useCache: false, notice: (message) => logger.info(message)})
     this.leases = new SensorLeases({worker: this.name, leaseMs: config.daemon.lease_seconds * 1000, runtimeClass: (name) => this.runtimeClass(name)})
     logger.info('runtimes detected', {source: this.detection.source_detail, available: this.detection.available})
+    await this.refuseDuplicateName()
     await this.registerWorker('active')
+    this.registered = true
     await this.reload()
     if (this.options.healthPort !== undefined) {
       this.health = await startHealthServer(this.options.healthPort, {
@@ -156,7 +196,7 @@ export class Daemon {
     // The reload is also the lease tick: a quarter of the lease keeps failover close to the lease time.
     this.every(this.options.reloadIntervalMs ?? Math.min(2000, (config.daemon.lease_seconds * 1000) / 4), () => this.reload())
     // The heartbeat keeps this worker counted as live by the others: well within the lease time.
-    this.every(this.options.heartbeatMs ?? Math.min(5000, (config.daemon.lease_seconds * 1000) / 3), () => this.heartbeat())
+    this.every(this.heartbeatMs(), () => this.heartbeat())
     this.every(1000, () => this.flushSensorStates())
     this.every(1000, async () => this.checkLeaseDeadline())
     logger.info('daemon started', {
@@ -525,6 +565,7 @@ export class Daemon {
     const capabilities = {
       ...(this.detection ? workerCapabilities(this.detection) : {}),
       sensors: this.owned,
+      instance: this.instance,
     }
     await registerSensorWorker(this.store!, this.name, capabilities)
   }
@@ -684,9 +725,13 @@ export class Daemon {
     }
     await this.bus?.close().catch(() => {})
     await this.flushSensorStates().catch(() => {})
-    // A clean stop frees this daemon's sensors at once instead of after the lease time.
-    if (this.store) await this.leases?.releaseAll(this.store).catch(() => {})
-    await this.registerWorker('inactive').catch(() => {})
+    // A clean stop frees this daemon's sensors at once instead of after the lease time. Only
+    // once registered: a daemon refused at start must not touch the row and leases of the
+    // daemon of the same name that made it refuse.
+    if (this.store && this.registered) {
+      await this.leases?.releaseAll(this.store).catch(() => {})
+      await this.registerWorker('inactive').catch(() => {})
+    }
     await this.health?.close()
     await this.store?.close().catch(() => {})
     await this.embedded?.close().catch(() => {})

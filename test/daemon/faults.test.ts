@@ -211,4 +211,22 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     const slow = await db.query<{count: string}>("SELECT count(*) FROM attune.event WHERE source_ref = 'f.slow'")
     expect(Number(slow.rows[0].count) % 3).toBe(0)
   })
+
+  it('refuses a second live daemon of the same --name, but lets a killed one restart under its name', async () => {
+    const first = await startDaemon(['--lease-seconds', String(LEASE_SECONDS), '--name', 'twin'], env)
+    try {
+      const second = await attune(['daemon', '--no-ui', '--health-port', '0', '--lease-seconds', String(LEASE_SECONDS), '--name', 'twin'], {
+        env: {NO_COLOR: '1', NODE_ENV: 'production', ...env},
+      })
+      expect(second.exitCode).toBe(2)
+      expect(second.stderr).toContain('Another daemon named "twin" is running against this database')
+      expect(second.stderr).toContain('--name')
+      expect(first.process.exitCode).toBeNull()
+    } finally {
+      await first.stop('SIGKILL') // its worker row still says active, with a fresh heartbeat
+    }
+    const restarted = await startDaemon(['--lease-seconds', String(LEASE_SECONDS), '--name', 'twin'], env)
+    expect(restarted.logs.map((log) => log.msg)).toContain('a daemon of this name beat recently: checking that it is gone')
+    expect((await restarted.stop('SIGTERM')).exitCode).toBe(0)
+  })
 })
