@@ -189,7 +189,10 @@ export class Daemon {
     if (this.options.healthPort !== undefined) {
       this.health = await startHealthServer(this.options.healthPort, {
         health: () => this.healthReport(),
-        metrics: () => this.metrics.text(),
+        metrics: () => {
+          this.updateSensorGauges()
+          return this.metrics.text()
+        },
       })
       logger.info('health endpoints listening', {url: `http://127.0.0.1:${this.health.port}/healthz`})
     }
@@ -426,6 +429,7 @@ export class Daemon {
       const supervisor = new LongRunningSupervisor({
         sensor: {id: row.id, ref: row.ref, triggerTypes: row.trigger_types, config: row.config ?? {}, env: row.env ?? undefined},
         plan,
+        maxRestartAttempts: this.options.config.sensor.max_restart_attempts,
         triggers,
         issueToken: async () => {
           const issued = await issueSensorToken(this.store!, {sensorRef: row.ref, triggerTypes: row.trigger_types}, this.options.config.auth.jwt_secret)
@@ -572,6 +576,7 @@ export class Daemon {
 
   /** Writes changed sensor states (batched once a second) for `attune sensor status`. */
   private async flushSensorStates(): Promise<void> {
+    this.updateSensorGauges()
     if (this.databaseError !== null) return
     const polled = [...this.dirtyStates.values()].filter((state) => this.sensors.has(state.ref))
     const states: StoredSensorState[] = polled.map((state) => ({...state, id: this.sensors.get(state.ref)!.id}))
@@ -620,6 +625,8 @@ export class Daemon {
    * sensor counts its fires as polls and reports the next fire and any rule that cannot run.
    */
   private longRunningStates(): StoredSensorState[] {
+    // Stopping clears the timers and supervisors: keep the last states written, not zeros.
+    if (this.stopping) return []
     const states: StoredSensorState[] = []
     for (const {supervisor, id} of this.supervisors.values()) {
       const status = supervisor.snapshot()
@@ -682,9 +689,22 @@ export class Daemon {
     }
   }
 
+  /** Refs of the sensors this daemon runs that are failed: polled, long-running and the timer. */
+  private failedSensors(): {failed: string[]; total: number} {
+    const states = [...(this.scheduler?.snapshot() ?? []), ...this.longRunningStates()]
+    return {failed: states.filter((state) => state.state === 'failed').map((state) => state.ref).sort(), total: states.length}
+  }
+
+  private updateSensorGauges(): void {
+    const {failed, total} = this.failedSensors()
+    this.metrics.sensorsFailed.set(failed.length)
+    // Paused for a database outage, nothing is active.
+    this.metrics.sensorsActive.set(this.databaseError === null ? total - failed.length : 0)
+  }
+
   private healthReport(): {healthy: boolean; body: unknown} {
     const status = this.status()
-    const failed = status.sensors.filter((sensor) => sensor.state === 'failed').map((sensor) => sensor.ref)
+    const {failed, total} = this.failedSensors()
     const down = [...(status.database.ok ? [] : ['database']), ...(status.broker.ok ? [] : ['broker'])]
     return {
       healthy: down.length === 0 && !this.stopping,
@@ -695,7 +715,7 @@ export class Daemon {
         uptime_seconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000),
         database: status.database,
         broker: status.broker,
-        sensors: {total: status.sensors.length, failed: failed.length, failed_refs: failed, long_running: status.long_running.length},
+        sensors: {total, failed: failed.length, failed_refs: failed, long_running: status.long_running.length},
       },
     }
   }

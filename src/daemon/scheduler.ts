@@ -289,16 +289,6 @@ export class PollScheduler {
   }
 
   private report(entry: Entry): void {
-    this.updateGauges()
     this.options.onStatus?.({...entry.status})
-  }
-
-  private updateGauges(): void {
-    const metrics = this.options.metrics
-    if (!metrics) return
-    let failed = 0
-    for (const entry of this.entries.values()) if (entry.status.state === 'failed') failed++
-    metrics.sensorsFailed.set(failed)
-    metrics.sensorsActive.set(this.entries.size - failed)
   }
 }

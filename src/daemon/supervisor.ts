@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   /** First restart delay; doubles per consecutive crash up to `maxBackoffMs`. */
   backoffMs?: number
   maxBackoffMs?: number
+  /** Crashes in a row after which the sensor counts as failed (default 3). */
+  maxRestartAttempts?: number
   /** Longest accepted stdout line (default 1 MB): longer lines are dropped with a warning. */
   maxLineBytes?: number
   killGraceMs?: number
@@ -46,7 +48,11 @@ export interface SupervisorOptions {
 
 export interface SupervisorStatus {
   ref: string
-  state: 'starting' | 'running' | 'backoff' | 'stopped'
+  /**
+   * `failed` after `maxRestartAttempts` crashes in a row (still restarted with backoff, and
+   * `running` again once it stays up a minute); `backoff` while waiting to restart.
+   */
+  state: 'starting' | 'running' | 'backoff' | 'failed' | 'stopped'
   pid: number | null
   restarts: number
   /** Crashes since the sensor last stayed up a minute (drives the backoff). */
@@ -129,7 +135,9 @@ export class LongRunningSupervisor {
     try {
       token = await this.options.issueToken()
     } catch (error) {
-      logger.error('cannot issue a token for the sensor; retrying', {sensor: sensor.ref, error: error instanceof Error ? error.message : String(error)})
+      const message = error instanceof Error ? error.message : String(error)
+      logger.error('cannot issue a token for the sensor; retrying', {sensor: sensor.ref, error: message})
+      this.status.last_exit = `could not start: no token: ${message}`
       this.scheduleRestart('token')
       return
     }
@@ -142,7 +150,7 @@ export class LongRunningSupervisor {
     const child = spawnDetached(command.file, command.args, {env, cwd: plan.entrypoint.replace(/\/[^/]*$/, '') || '/', stdio: ['ignore', 'pipe', 'pipe']})
     this.child = child
     this.status.pid = child.pid ?? null
-    this.status.state = 'running'
+    this.status.state = this.failing() ? 'failed' : 'running'
     this.status.started_at = new Date().toISOString()
     logger.info('long-running sensor started', {sensor: sensor.ref, pid: child.pid, triggers: this.triggers.length})
     this.readLines(child.stdout as Readable, (line) => this.onStdoutLine(line))
@@ -156,7 +164,10 @@ export class LongRunningSupervisor {
     }, Math.min(renewIn, 2 ** 31 - 1))
     // A sensor that stays up a minute has recovered: the next crash starts the backoff afresh.
     clearTimeout(this.stableTimer)
-    this.stableTimer = setTimeout(() => (this.consecutiveCrashes = 0), 60_000)
+    this.stableTimer = setTimeout(() => {
+      this.consecutiveCrashes = 0
+      if (this.status.state === 'failed') this.status.state = 'running'
+    }, 60_000)
     this.exited = child.then((outcome) => {
       const how = outcome.signal ? `killed by ${outcome.signal}` : `exit code ${outcome.exitCode ?? '?'}`
       this.status.last_exit = outcome.failed && outcome.exitCode === undefined && !outcome.signal ? `could not start: ${outcome.shortMessage}` : how
@@ -169,11 +180,15 @@ export class LongRunningSupervisor {
     })
   }
 
+  private failing(): boolean {
+    return this.consecutiveCrashes >= (this.options.maxRestartAttempts ?? 3)
+  }
+
   private scheduleRestart(reason: string): void {
     if (this.stopped) return
     this.consecutiveCrashes++
     this.status.restarts++
-    this.status.state = 'backoff'
+    this.status.state = this.failing() ? 'failed' : 'backoff'
     const base = this.options.backoffMs ?? 1000
     const delay = Math.min(base * 2 ** (this.consecutiveCrashes - 1), this.options.maxBackoffMs ?? 60_000)
     this.options.logger.debug('restart scheduled', {sensor: this.options.sensor.ref, reason, delay_ms: delay})

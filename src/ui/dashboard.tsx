@@ -73,7 +73,7 @@ function Dashboard({daemon, log}: {daemon: Daemon; log: () => LogRecord[]}): Rea
         ))}
         {status.long_running.map((sensor) => (
           <Text key={sensor.ref}>
-            {sensor.ref.padEnd(width)} <Text color={sensor.state === 'running' ? 'green' : 'yellow'}>{sensor.state.padEnd(9)}</Text>{' '}
+            {sensor.ref.padEnd(width)} <Text color={sensor.state === 'running' ? 'green' : sensor.state === 'failed' ? 'red' : 'yellow'}>{sensor.state.padEnd(9)}</Text>{' '}
             <Text dimColor>long-running, pid {sensor.pid ?? '—'}, {sensor.triggers} trigger(s), {sensor.restarts} restart(s)</Text> {String(sensor.events).padStart(7)}
           </Text>
         ))}

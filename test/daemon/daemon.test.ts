@@ -20,6 +20,8 @@ const packDir = writePack(join(home, 'pack'), {
   'sensors/long.py':
     'import json, os, time\ntriggers = json.loads(os.environ["ATTUNE_SENSOR_TRIGGERS"])\nwhile True:\n    for t in triggers:\n        print(json.dumps({"trigger_ref": t["trigger_ref"], "trigger_instance_id": t["id"], "payload": {"rule": t["ref"]}}), flush=True)\n    time.sleep(0.5)\n',
   'sensors/long.yaml': 'ref: t.long\nrunner_type: python\nentry_point: long.py\nexecution: long_running\ntrigger_types: [t.lr]\n',
+  'sensors/crashy.py': 'import sys, time\nprint("cannot reach upstream", file=sys.stderr, flush=True)\ntime.sleep(0.2)\nsys.exit(4)\n',
+  'sensors/crashy.yaml': 'ref: t.crashy\nrunner_type: python\nentry_point: crashy.py\nexecution: long_running\ntrigger_types: [t.lr]\n',
   'rules/r.yaml': 'ref: t.on_tick\ntrigger: {type: t.tick}\nconditions:\n  - {field: payload.source, operator: equals, value: ticker}\naction: {ref: core.echo}\n---\nref: t.on_lr\ntrigger: {type: t.lr}\naction: {ref: core.echo}\n',
 })
 writeFileSync(brokenFlag, '')
@@ -97,7 +99,7 @@ describe('attune daemon (embedded database, real sensors)', () => {
     const body = (await health.json()) as {status: string; database: {ok: boolean}; sensors: {total: number; failed_refs: string[]}}
     expect(body.status).toBe('ok')
     expect(body.database.ok).toBe(true)
-    expect(body.sensors.total).toBe(3)
+    expect(body.sensors.total).toBe(6) // three polled, two long-running, and the core pack's timer sensor
     const metrics = await (await fetch(`http://127.0.0.1:${daemon.healthPort()}/metrics`)).text()
     for (const name of ['attune_sensor_polls_total', 'attune_events_total', 'attune_enforcements_total', 'attune_sensor_poll_duration_seconds_bucket', 'attune_sensors_failed', 'attune_outbox_pending']) {
       expect(metrics).toContain(name)
@@ -106,6 +108,20 @@ describe('attune daemon (embedded database, real sensors)', () => {
     for (const line of metrics.split('\n').filter((text) => text && !text.startsWith('#'))) {
       expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?[0-9.e+-]+|NaN|\+Inf$/)
     }
+  })
+
+  it('marks a long-running sensor that keeps crashing failed: in status, /healthz and /metrics', async () => {
+    let crashy = await sensorState('t.crashy')
+    for (let i = 0; i < 60 && crashy?.state !== 'failed'; i++) {
+      await sleep(250)
+      crashy = await sensorState('t.crashy')
+    }
+    expect(crashy).toMatchObject({state: 'failed', last_error: 'exit code 4'})
+    expect(crashy!.failures).toBeGreaterThanOrEqual(3)
+    const health = (await (await fetch(`http://127.0.0.1:${daemon.healthPort()}/healthz`)).json()) as {sensors: {failed_refs: string[]}}
+    expect(health.sensors.failed_refs).toContain('t.crashy')
+    const metrics = await (await fetch(`http://127.0.0.1:${daemon.healthPort()}/metrics`)).text()
+    expect(Number(/^attune_sensors_failed (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1)
   })
 
   it('registers its worker row with the runtimes it detected', async () => {

@@ -30,7 +30,7 @@ if os.environ.get("CRASH_AFTER_EMIT"):
 time.sleep(300)
 `
 
-async function supervise(code: string, triggers: TriggerInstance[], env: Record<string, string> = {}) {
+async function supervise(code: string, triggers: TriggerInstance[], env: Record<string, string> = {}, token: typeof issueToken = issueToken) {
   const file = files.write(`lr_${supervisors.length}_${Date.now()}.py`, code)
   const plan = await planLaunch({ref: 'lr.sensor', entrypoint: file})
   if ('error' in plan) throw new Error(plan.error)
@@ -40,7 +40,7 @@ async function supervise(code: string, triggers: TriggerInstance[], env: Record<
     sensor: {id: 42, ref: 'lr.sensor', triggerTypes: ['lr.tick'], config: {}, env},
     plan,
     triggers,
-    issueToken,
+    issueToken: token,
     onEvent: async (event) => {
       events.push(event)
     },
@@ -91,6 +91,27 @@ describe('LongRunningSupervisor', () => {
     expect(status.restarts).toBeGreaterThanOrEqual(3)
     expect(status.last_exit).toBe('exit code 3')
     expect(new Set(events.map((event) => event.payload.pid)).size).toBe(events.length)
+  })
+
+  it('marks a sensor that keeps crashing failed after 3 crashes in a row, and keeps restarting it', async () => {
+    const {events, supervisor} = await supervise(EMITTER, [rule(1)], {CRASH_AFTER_EMIT: '1'})
+    expect(await eventually(() => events.length >= 1, 10_000)).toBe(true)
+    expect(['running', 'backoff']).toContain(supervisor.snapshot().state) // one crash is not a failure
+    expect(await eventually(() => supervisor.snapshot().consecutive_crashes >= 3, 10_000)).toBe(true)
+    expect(supervisor.snapshot().state).toBe('failed')
+    const seen = events.length
+    expect(await eventually(() => events.length > seen, 10_000)).toBe(true) // still retried
+    expect(supervisor.snapshot().state).toBe('failed') // up for less than a minute: still failing
+  })
+
+  it('says why a sensor could not start when its token cannot be issued', async () => {
+    const noSecret = async (): Promise<never> => {
+      throw new Error('No JWT secret is configured')
+    }
+    const {supervisor, events} = await supervise(EMITTER, [rule(1)], {}, noSecret)
+    expect(await eventually(() => supervisor.snapshot().state === 'failed', 10_000)).toBe(true)
+    expect(supervisor.snapshot()).toMatchObject({pid: null, last_exit: 'could not start: no token: No JWT secret is configured'})
+    expect(events).toEqual([])
   })
 
   it('skips events for triggers the sensor does not declare', async () => {
