@@ -570,6 +570,8 @@ export class Daemon {
       ...(this.detection ? workerCapabilities(this.detection) : {}),
       sensors: this.owned,
       instance: this.instance,
+      // Readers judge this worker's heartbeat against it (`attune worker list`, `sensor status`).
+      lease_seconds: this.options.config.daemon.lease_seconds,
     }
     await registerSensorWorker(this.store!, this.name, capabilities)
   }

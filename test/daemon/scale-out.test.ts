@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import pg from 'pg'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {attune} from '../support/cli.js'
-import {startDaemon, writePack, type DaemonProcess} from '../support/daemon.js'
+import {attuneJson, startDaemon, writePack, type DaemonProcess} from '../support/daemon.js'
 import {postgresSkipReason, startPostgres, type PostgresServer} from '../support/postgres.js'
 
 const skip = postgresSkipReason()
@@ -123,6 +123,19 @@ describe.skipIf(skip)('several daemons share the sensors through PostgreSQL', ()
     expect(Date.now() - killedAt.getTime()).toBeLessThan(4 * (LEASE_SECONDS + 1) * 1000)
     const byOwner = await owners()
     expect([...byOwner.keys()].sort()).toEqual(['beta', 'gamma'])
+    // What an operator sees: the killed daemon is stale (it never said goodbye), and its
+    // sensors show their new owners (from the leases) at once.
+    const {workers} = await attuneJson<{workers: Array<{name: string; status: string; alive: boolean}>}>(['worker', 'list'], env)
+    expect(workers.map((worker) => [worker.name, worker.status, worker.alive])).toEqual([
+      ['alpha', 'active', false],
+      ['beta', 'active', true],
+      ['gamma', 'active', true],
+    ])
+    const table = await attune(['worker', 'list'], {env: {NO_COLOR: '1', ...env}})
+    expect(table.stdout).toMatch(/alpha\s+sensor\s+stale\s+\d+/)
+    const {sensors} = await attuneJson<{sensors: Array<{ref: string; owner: string | null}>}>(['sensor', 'status'], env)
+    const shownOwner = new Map(sensors.map((sensor) => [sensor.ref, sensor.owner]))
+    for (const ref of orphaned) expect(['beta', 'gamma']).toContain(shownOwner.get(ref))
   })
 
   it('gives a joining daemon its share without double polls during the move', async () => {

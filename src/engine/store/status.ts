@@ -4,20 +4,29 @@
  */
 import type {Queryable} from './types.js'
 
-/** A daemon whose heartbeat is older than this is considered gone. */
+/**
+ * A worker whose heartbeat is older than its lease time (daemons record theirs in
+ * `capabilities.lease_seconds`), or than this for other workers, is considered gone.
+ */
 export const HEARTBEAT_STALE_SECONDS = 30
+
+/** SQL: the worker row `w` is active with a heartbeat within its lease time ($n: the fallback). */
+const workerAlive = (w: string, fallback: string) =>
+  `COALESCE(${w}.status = 'active' AND ${w}.last_heartbeat > now() - make_interval(secs => COALESCE((${w}.capabilities->>'lease_seconds')::float8, ${fallback})), false)`
 
 /** One sensor as the daemons last reported it. */
 export interface SensorStatusRow {
   ref: string
   enabled: boolean
   execution: string
+  /** The daemon holding the sensor's lease, else the last one that reported on it. */
   owner: string | null
   /** The owning daemon's last heartbeat is recent. */
   owner_alive: boolean
   /**
    * `running` or `failed` for polled sensors; a long-running sensor is `running`,
-   * `starting` or `restarting`; `not polled` until a daemon picks it up; `disabled`.
+   * `starting`, `restarting` or `failed`; `not polled` until its owner reports on it (also
+   * right after it moved to another daemon); `disabled`.
    */
   state: string
   consecutive_failures: number
@@ -36,15 +45,19 @@ export interface SensorStatusRow {
 
 export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
   const {rows} = await q.query<SensorStatusRow>(
-    `SELECT s.ref, s.enabled, s.execution, st.owner,
-            COALESCE(w.status = 'active' AND w.last_heartbeat > now() - make_interval(secs => $1), false) AS owner_alive,
-            COALESCE(st.state, CASE WHEN s.enabled THEN 'not polled' ELSE 'disabled' END) AS state,
+    `SELECT s.ref, s.enabled, s.execution, o.owner,
+            ${workerAlive('w', '$1')} AS owner_alive,
+            CASE WHEN NOT s.enabled THEN 'disabled'
+                 WHEN st.state IS NULL OR (o.leased AND st.owner IS DISTINCT FROM o.owner) THEN 'not polled'
+                 ELSE st.state END AS state,
             COALESCE(st.consecutive_failures, 0) AS consecutive_failures, COALESCE(st.polls, 0)::int AS polls,
             COALESCE(st.failures, 0)::int AS failures, COALESCE(st.events, 0)::int AS events,
             st.last_poll, st.last_duration_ms, st.last_error, st.next_poll
        FROM attune.sensor s
        LEFT JOIN attune.sensor_state st ON st.sensor = s.id
-       LEFT JOIN attune.worker w ON w.name = st.owner
+       LEFT JOIN attune.sensor_lease l ON l.sensor = s.id AND l.expires > now() AND l.owner NOT LIKE '% (released)'
+      CROSS JOIN LATERAL (SELECT COALESCE(l.owner, st.owner) AS owner, l.owner IS NOT NULL AS leased) o
+       LEFT JOIN attune.worker w ON w.name = o.owner
       ORDER BY s.ref`,
     [HEARTBEAT_STALE_SECONDS],
   )
@@ -61,17 +74,20 @@ export interface WorkerListRow {
   last_heartbeat: string | null
   /** Seconds since the last heartbeat (null without one). */
   heartbeat_age_seconds: number | null
+  /** Active with a heartbeat within its lease time: an active row without one is a daemon that died. */
+  alive: boolean
   created: string
 }
 
 export async function listWorkers(q: Queryable, filter: {role?: string} = {}): Promise<WorkerListRow[]> {
   const {rows} = await q.query<WorkerListRow>(
     `SELECT id::int AS id, name, worker_role, status, capabilities, last_heartbeat,
-            round(extract(epoch FROM now() - last_heartbeat))::int AS heartbeat_age_seconds, created
-       FROM attune.worker
+            round(extract(epoch FROM now() - last_heartbeat))::int AS heartbeat_age_seconds, created,
+            ${workerAlive('w', '$2')} AS alive
+       FROM attune.worker w
       WHERE $1::text IS NULL OR worker_role = $1
       ORDER BY name`,
-    [filter.role ?? null],
+    [filter.role ?? null, HEARTBEAT_STALE_SECONDS],
   )
   return rows.map((row) => ({
     ...row,
