@@ -1,7 +1,8 @@
 import {connect} from 'amqplib'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import type {Store} from '../../src/engine/store/index.js'
-import {demoHome} from '../events/demo-pack.js'
+import {DEMO_FILES, demoHome} from '../events/demo-pack.js'
+import {makePack} from '../store/pack-files.js'
 import {attune} from '../support/cli.js'
 import {rabbitmqSkipReason, startRabbitMQ, type RabbitServer} from '../support/rabbitmq.js'
 import {sensorDir} from '../support/sensors.js'
@@ -107,6 +108,18 @@ describe('attune sensor run-once', () => {
     expect(doc).toMatchObject({source: 'file', sensor_ref: 'local.spike', trigger_ref: 'demo.disk', matches: 2})
   })
 
+  it('a sensor definition in a pack folder: runs as the file defines it, against the registered rules', async () => {
+    // The author changed the default config in the YAML and has not registered it again.
+    const edited = makePack('demo', {...DEMO_FILES, 'sensors/disk.yaml': DEMO_FILES['sensors/disk.yaml'].replace('default: /}', 'default: /edited}')})
+    const result = await run([`${edited}/sensors/disk.yaml`, '--json'])
+    expect(result.exitCode, result.stderr as string).toBe(0)
+    const doc = JSON.parse(result.stdout as string)
+    expect(doc).toMatchObject({source: 'definition', sensor_ref: 'demo.disk_sensor', trigger_ref: 'demo.disk', dry_run: true})
+    expect(doc.events[0].payload).toEqual({path: '/edited', usage: 95})
+    expect(doc.matches).toBe(4) // the registered rules of demo.disk, as for the registered sensor
+    expect(await counts()).toEqual({event: 0, enforcement: 0, outbox: 0, unsent: 0})
+  })
+
   it('exits 1 when the sensor fails, storing nothing even with --persist', async () => {
     const result = await run(['demo.broken_sensor', '--persist'])
     expect(result.exitCode).toBe(1)
@@ -125,7 +138,10 @@ describe('attune sensor run-once on bad input', () => {
     ['invalid --config JSON', ['demo.disk_sensor', '--config', '{"mount": '], /--config is not valid JSON/],
     ['a config the parameters refuse', ['demo.disk_sensor', '--config', '{"mount": 5}'], /config of sensor demo\.disk_sensor does not match its parameters: mount must be string/],
     ['a long-running sensor', ['demo.forever'], /sensor demo\.forever is long-running/],
+    ['a YAML file outside a pack', [files.write('loose.yaml', 'ref: x.y\n')], /loose\.yaml is not a sensor definition in a pack folder/],
+    ['a sensor definition of a broken pack', [`${makePack('bad', {'sensors/s.yaml': 'ref: bad.s\nrunner_type: python\n'})}/sensors/s.yaml`], /s\.yaml:\d+: .*entry_point/],
     ['an invalid AMQP URL', ['demo.disk_sensor', '--persist', '--amqp-url', 'http://broker'], /Invalid AMQP URL http:\/\/broker\/: the scheme must be amqp/],
+    ['an AMQP URL that is no URL', ['demo.disk_sensor', '--persist', '--amqp-url', 'notaurl'], /Invalid AMQP URL: "notaurl" \(expected amqp:\/\/user:password@host:5672\/vhost\)\n.*--amqp-url, ATTUNE_AMQP_URL/],
     ['a bad --timeout', ['demo.disk_sensor', '--timeout', 'soon'], /--timeout must be a positive number of seconds, got "soon"/],
   ])('exits 2 on %s, naming it, and writes nothing', async (_what, args, message) => {
     const human = await run(args)

@@ -7,8 +7,11 @@ import {AttuneCommand, databaseFlags} from '../base.js'
 export default class SensorRunOnce extends AttuneCommand<typeof SensorRunOnce> {
   static override summary = 'Poll a sensor once and show its events and the rules they match; --persist stores and publishes them as the daemon does.'
 
-  static override description = `SENSOR is a registered sensor ref (its stored config, runtime and trigger are used) or the
-path of a sensor file (as in \`attune sensor test\`; its trigger is --trigger-ref).
+  static override description = `SENSOR is a registered sensor ref (its stored config, runtime and trigger are used), a
+sensor definition in a pack folder (<pack>/sensors/<name>.yaml: the pack is checked as
+\`pack register\` would, and the sensor runs as the file defines it, so an edit can be tried
+before registering it again), or the path of a sensor code file (as in \`attune sensor test\`;
+its trigger is --trigger-ref).
 
 By default this is a dry run: the sensor runs, every event is checked against the trigger's
 output schema and matched against the enabled rules of its trigger in the database, and
@@ -27,11 +30,12 @@ failed or publishing failed (the messages stay in the outbox for the daemon), 2 
     {description: 'Dry run of a registered sensor', command: '<%= config.bin %> <%= command.id %> examples.disk_usage'},
     {description: 'With the traces of every rule', command: `<%= config.bin %> <%= command.id %> examples.disk_usage --config '{"threshold": 1}' --explain`},
     {description: 'Store and publish, as the daemon would', command: 'ATTUNE_AMQP_URL=amqp://localhost <%= config.bin %> <%= command.id %> examples.disk_usage --persist'},
+    {description: 'A sensor definition as edited, before registering it again', command: '<%= config.bin %> <%= command.id %> packs/examples/sensors/disk_usage.yaml'},
     {description: 'A sensor file against the rules of a registered trigger', command: '<%= config.bin %> <%= command.id %> ./disk.sh --trigger-ref examples.disk_full --json'},
   ]
 
   static override args = {
-    sensor: Args.string({description: 'A registered sensor ref, or the path of a sensor file.', required: true}),
+    sensor: Args.string({description: 'A registered sensor ref, a sensor definition (.yaml) in a pack, or a sensor file.', required: true}),
   }
 
   static override flags = {

@@ -32,8 +32,11 @@ export function parseAmqpUrl(url: string): URL {
   try {
     parsed = new URL(url)
   } catch {
-    throw new AbortError(`Invalid AMQP URL: ${JSON.stringify(redactAmqpUrl(url))} (expected amqp://user:password@host:5672/vhost)`, {
+    // Without an '@' there is no password in it to hide.
+    const shown = url.includes('@') ? redactAmqpUrl(url) : url
+    throw new AbortError(`Invalid AMQP URL: ${JSON.stringify(shown)} (expected amqp://user:password@host:5672/vhost)`, {
       code: 'amqp_url_invalid',
+      hint: 'It comes from --amqp-url, ATTUNE_AMQP_URL or amqp.url in the config file; unset it to use the in-process bus.',
     })
   }
   if (parsed.protocol !== 'amqp:' && parsed.protocol !== 'amqps:') {

@@ -5,10 +5,11 @@
  * transaction and the outbox relay. Without `persist` nothing is written.
  */
 import {existsSync, statSync} from 'node:fs'
-import {extname} from 'node:path'
+import {basename, dirname, extname, resolve} from 'node:path'
 import {OutboxRelay} from '../bus/outbox.js'
 import type {Bus} from '../bus/types.js'
 import {AbortError} from '../errors.js'
+import {loadPack, type SensorDefinition} from '../packs/index.js'
 import type {GroupTrace} from '../rules/index.js'
 import {executeSensor, type ExecuteSensorOptions} from '../sensor/execute.js'
 import {prepareLocalSensor} from '../sensor/local.js'
@@ -63,8 +64,8 @@ type RuleDecisions = RunOnceRule[]
 export interface RunOnceResult {
   sensor_ref: string
   trigger_ref: string
-  /** `registered` (from the database) or `file`. */
-  source: 'registered' | 'file'
+  /** `registered` (from the database), `definition` (a sensor YAML of a pack folder) or `file`. */
+  source: 'registered' | 'definition' | 'file'
   dry_run: boolean
   poll: SensorExecutionResult
   events: RunOnceEvent[]
@@ -85,7 +86,7 @@ function looksLikeFile(target: string): boolean {
 }
 
 interface Resolved {
-  source: 'registered' | 'file'
+  source: RunOnceResult['source']
   spec: SensorSpec
   sensorId: number | null
   trigger: {id: number | null; ref: string; row?: TriggerRow}
@@ -96,6 +97,7 @@ interface Resolved {
 
 async function resolveSensor(store: Store, options: RunOnceOptions): Promise<Resolved> {
   const warnings: string[] = []
+  if (/\.ya?ml$/i.test(options.sensor) && existsSync(options.sensor)) return resolveDefinition(store, options)
   if (looksLikeFile(options.sensor)) {
     const {sensor, trigger} = await prepareLocalSensor({file: options.sensor, ...options.file})
     const row = await getTrigger(store, trigger.ref)
@@ -110,12 +112,7 @@ async function resolveSensor(store: Store, options: RunOnceOptions): Promise<Res
       hint: 'List the registered sensors with `attune sensor list`, or pass the path of a sensor file.',
     })
   }
-  if (row.execution === 'long_running') {
-    throw new AbortError(`sensor ${row.ref} is long-running (execution: long_running): it has no single poll to run`, {
-      code: 'sensor_not_pollable',
-      hint: 'Long-running sensors are started and supervised by `attune daemon`.',
-    })
-  }
+  if (row.execution === 'long_running') throw notPollable(row.ref)
   if (!row.enabled) warnings.push(`sensor ${row.ref} is disabled: the daemon does not poll it`)
   const {config, problems} = sensorPollConfig(row.param_schema, row.config, options.config)
   if (problems.length > 0) {
@@ -192,4 +189,51 @@ export async function runSensorOnce(store: Store, options: RunOnceOptions): Prom
   const flushed = await new OutboxRelay(store, bus).flush({timeoutMs: options.publishTimeoutMs ?? 10_000})
   result.published = {bus: bus.kind, location: bus.location, ...flushed}
   return result
+}
+
+function notPollable(ref: string): AbortError {
+  return new AbortError(`sensor ${ref} is long-running (execution: long_running): it has no single poll to run`, {
+    code: 'sensor_not_pollable',
+    hint: 'Long-running sensors are started and supervised by `attune daemon`.',
+  })
+}
+
+/**
+ * A sensor definition (`<pack>/sensors/<name>.yaml`): the pack folder is loaded and checked as
+ * `pack register` would, and the sensor runs as defined in the file (entry point, runtime,
+ * config, environment) against the rules registered for its trigger. Its edits need no
+ * register to try; with `persist`, events are linked to the registered sensor of that ref.
+ */
+async function resolveDefinition(store: Store, options: RunOnceOptions): Promise<Resolved> {
+  const file = resolve(options.sensor)
+  const packDir = dirname(dirname(file))
+  if (basename(dirname(file)) !== 'sensors' || !existsSync(resolve(packDir, 'pack.yaml'))) {
+    throw new AbortError(`${options.sensor} is not a sensor definition in a pack folder (expected <pack>/sensors/<name>.yaml next to <pack>/pack.yaml)`, {
+      code: 'sensor_not_found',
+      hint: 'Pass a registered sensor ref, a sensor definition inside a pack, or the sensor code file itself.',
+    })
+  }
+  const pack = await loadPack(packDir)
+  const sensor: SensorDefinition | undefined = pack.sensors.find((item) => resolve(item.source.file) === file)
+  if (!sensor) throw new AbortError(`${options.sensor} defines no sensor`, {code: 'sensor_not_found'})
+  if (sensor.execution === 'long_running') throw notPollable(sensor.ref)
+  const warnings = [...sensor.warnings]
+  if (!sensor.enabled) warnings.push(`sensor ${sensor.ref} is disabled: the daemon does not poll it`)
+  const {config, problems} = sensorPollConfig(sensor.param_schema, sensor.config, options.config)
+  if (problems.length > 0) {
+    throw new AbortError(`config of sensor ${sensor.ref} does not match its parameters: ${problems.join('; ')}`, {code: 'config_invalid'})
+  }
+  const triggerRef = sensor.trigger_types[0]
+  const trigger = await getTrigger(store, triggerRef)
+  if (!trigger) warnings.push(`trigger ${triggerRef} is not registered: no rule can match its events (register the pack first)`)
+  const registered = await getSensor(store, sensor.ref)
+  return {
+    source: 'definition',
+    spec: {ref: sensor.ref, entrypoint: sensor.entrypoint, runtime: sensor.runner_type, execution: 'poll', env: sensor.env ?? undefined},
+    sensorId: registered?.id ?? null,
+    trigger: {id: trigger?.id ?? null, ref: triggerRef, row: trigger},
+    config,
+    snapshot: configSnapshot(config, sensor.param_schema),
+    warnings,
+  }
 }
