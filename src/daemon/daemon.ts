@@ -54,7 +54,7 @@ export interface DaemonOptions {
   /** Worker heartbeat and database probe period (default 5 s). */
   heartbeatMs?: number
   /** Passed to the scheduler (benchmarks). */
-  observe?: Pick<SchedulerOptions, 'onDue' | 'onStart'>
+  observe?: Pick<SchedulerOptions, 'onDue' | 'onStart' | 'onFinish'>
 }
 
 export interface DaemonStatus {
@@ -149,6 +149,11 @@ export class Daemon {
 
   get healthPort(): number | undefined {
     return this.health?.port
+  }
+
+  /** The pid of the child process serving the embedded database (none with PostgreSQL). */
+  get embeddedDatabasePid(): number | undefined {
+    return this.embedded?.pid
   }
 
   async start(): Promise<void> {

@@ -58,6 +58,8 @@ export interface SchedulerOptions {
   /** Observation hooks (benchmarks): a poll came due, and a poll started `lagMs` after its slot. */
   onDue?: (ref: string, scheduledAt: number) => void
   onStart?: (ref: string, lagMs: number) => void
+  /** A poll finished (its events stored, or its failure counted). */
+  onFinish?: (ref: string, ok: boolean) => void
   random?: () => number
   now?: () => number
 }
@@ -258,6 +260,7 @@ export class PollScheduler {
     status.enforcements += outcome.enforcements
     this.options.metrics?.polls.inc({sensor: ref, outcome: outcome.ok ? 'ok' : 'failed'})
     this.options.metrics?.pollDuration.observe(outcome.durationMs / 1000)
+    this.options.onFinish?.(ref, outcome.ok)
     if (outcome.ok) {
       if (status.state === 'failed') this.options.logger.info('sensor recovered', {sensor: ref, after_failures: status.consecutive_failures})
       status.consecutive_failures = 0

@@ -46,6 +46,7 @@ export async function startEmbeddedDatabaseProcess(home: string): Promise<Embedd
   return {
     url: first.ready,
     socketPath: first.socket,
+    pid: child.pid,
     async close() {
       child.stdin?.end() // the child closes PGlite, removes the socket and exits
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)

@@ -36,6 +36,8 @@ export interface EmbeddedServer {
   /** The URL to connect with `pg` (through the socket). */
   url: string
   socketPath: string
+  /** The process serving it, when that is a child process (the daemon's). */
+  pid?: number
   close(): Promise<void>
 }
 
