@@ -1,9 +1,12 @@
 import {spawn} from 'node:child_process'
-import {extname} from 'node:path'
+import {existsSync} from 'node:fs'
+import {extname, join} from 'node:path'
 import {createInterface} from 'node:readline'
 import {fileURLToPath} from 'node:url'
 import {AbortError} from '../errors.js'
 import {serveEmbeddedDatabase, type EmbeddedServer} from './embedded.js'
+import {migrate} from './migrate.js'
+import {openPgliteStore} from './pglite.js'
 
 /**
  * The embedded database in a process of its own, for the daemon. PGlite keeps its whole heap
@@ -12,16 +15,28 @@ import {serveEmbeddedDatabase, type EmbeddedServer} from './embedded.js'
  * became the bottleneck. Served from a child, the daemon stays small and spawns fast. The
  * child dies with the daemon (it exits when its stdin closes).
  *
+ * A new data directory is created (initdb) and migrated by a short-lived child of its own
+ * first: initdb leaves PGlite's heap at about 800 MB, a process that opens an existing
+ * directory needs under half of that, and WebAssembly memory never shrinks.
+ *
  * Protocol on the child's stdout: one JSON line, `{"ready": url}` or `{"error", "code", "hint"}`.
  */
 
 const SELF = fileURLToPath(import.meta.url)
 
 export async function startEmbeddedDatabaseProcess(home: string): Promise<EmbeddedServer> {
+  if (!existsSync(join(home, 'pgdata', 'PG_VERSION'))) {
+    const init = await startChild(home, 'init')
+    await init.close()
+  }
+  return startChild(home, 'serve')
+}
+
+async function startChild(home: string, mode: 'init' | 'serve'): Promise<EmbeddedServer> {
   // Under tsx (bin/dev.js) this file is .ts and needs the loader. Never forward execArgv as a
   // whole: under `node -e` it holds the parent's script, and the child would run it again.
   const loader = SELF.endsWith('.ts') ? ['--import', 'tsx'] : []
-  const child = spawn(process.execPath, [...loader, SELF, home], {stdio: ['pipe', 'pipe', 'inherit']})
+  const child = spawn(process.execPath, [...loader, SELF, home, mode], {stdio: ['pipe', 'pipe', 'inherit']})
   const lines = createInterface({input: child.stdout!})
   const first = await new Promise<Record<string, string>>((resolve) => {
     const timer = setTimeout(() => resolve({error: 'the embedded database did not start within 120 s', code: 'database_unavailable'}), 120_000)
@@ -56,9 +71,21 @@ export async function startEmbeddedDatabaseProcess(home: string): Promise<Embedd
   }
 }
 
-async function main(home: string): Promise<void> {
+async function main(home: string, mode: string): Promise<void> {
   let server: EmbeddedServer
   try {
+    if (mode === 'init') {
+      const store = await openPgliteStore(join(home, 'pgdata'))
+      try {
+        await migrate(store)
+      } finally {
+        await store.close()
+      }
+      process.stdout.write(`${JSON.stringify({ready: 'initialised'})}\n`)
+      process.stdin.on('end', () => process.exit(0))
+      process.stdin.resume()
+      return
+    }
     server = await serveEmbeddedDatabase(home)
   } catch (error) {
     const abort = error instanceof AbortError ? error : undefined
@@ -80,5 +107,5 @@ async function main(home: string): Promise<void> {
 }
 
 if (process.argv[1] && [SELF, SELF.replace(/\.ts$/, '.js')].includes(process.argv[1]) && extname(process.argv[1]) !== '' && process.argv[2]) {
-  void main(process.argv[2])
+  void main(process.argv[2], process.argv[3] ?? 'serve')
 }
