@@ -1,5 +1,6 @@
 import {randomUUID} from 'node:crypto'
 import {hostname} from 'node:os'
+import {join} from 'node:path'
 import {createBus, OutboxRelay, pendingOutboxCount, type Bus} from '../engine/bus/index.js'
 import type {AttuneConfig} from '../engine/config.js'
 import {registerSensorWorker, runtimeDetection, workerCapabilities, type DetectionReport} from '../engine/detect/index.js'
@@ -223,7 +224,7 @@ export class Daemon {
       this.embedded = await startEmbeddedDatabaseProcess(config.home)
       // One connection: PGlite is a single Postgres session, and the socket server queues whole
       // messages, so statements of two connections of ours could interleave mid-protocol.
-      return openPgStore(this.embedded.url, {max: 1, queryTimeoutMs: this.queryTimeoutMs()})
+      return openPgStore(this.embedded.url, {max: 1, queryTimeoutMs: this.queryTimeoutMs(), location: `embedded ${join(config.home, 'pgdata')}`})
     }
     const store = await openPgStore(config.database.url, {max: 10, queryTimeoutMs: this.queryTimeoutMs()})
     let pending: number

@@ -97,7 +97,7 @@ export async function connectToServedDatabase(home: string): Promise<Store | und
   if (!existsSync(embeddedSocketPath(home))) return undefined
   try {
     // One connection: see serveEmbeddedDatabase (PGlite is a single session behind the socket).
-    return await openPgStore(embeddedSocketUrl(home), {max: 1})
+    return await openPgStore(embeddedSocketUrl(home), {max: 1, location: `${join(home, 'pgdata')} (served by the daemon)`})
   } catch {
     return undefined
   }

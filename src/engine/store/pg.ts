@@ -40,11 +40,13 @@ export interface PgStoreOptions {
    * of waiting for a server that hangs; the connection is then discarded. Off by default.
    */
   queryTimeoutMs?: number
+  /** What `location` shows instead of the URL (the embedded database's data directory). */
+  location?: string
 }
 
 /** Opens a pool on a real PostgreSQL and checks that it answers. */
 export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<Store> {
-  const location = redactDatabaseUrl(url)
+  const location = options.location ?? redactDatabaseUrl(url)
   const timeouts = options.queryTimeoutMs ? {query_timeout: options.queryTimeoutMs, connectionTimeoutMillis: options.queryTimeoutMs} : {}
   const pool = new pg.Pool({connectionString: url, max: options.max ?? 10, types, ...timeouts})
   // An idle client that loses its connection emits 'error' on the pool; without a listener
