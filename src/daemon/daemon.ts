@@ -243,9 +243,13 @@ export class Daemon {
     return store
   }
 
-  /** A statement that takes a third of the lease time means a database that does not answer. */
+  /**
+   * A statement that takes this long means a database that does not answer: it fails, so the
+   * next lease tick can run (the lease watchdog has stopped the sensors by then). Generous, so
+   * a slow but working database under load is not taken for a dead one.
+   */
   private queryTimeoutMs(): number {
-    return Math.max(2000, (this.options.config.daemon.lease_seconds * 1000) / 3)
+    return Math.max(5000, (this.options.config.daemon.lease_seconds * 1000) / 2)
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -322,12 +326,13 @@ export class Daemon {
   /**
    * A database that hangs (a partition that drops packets) raises no error: without this
    * check the daemon would poll on while its leases expire and another daemon takes over.
-   * Past half the lease time without a renewal it stops everything it owns, as for an outage.
+   * Past two thirds of the lease time without a renewal it stops everything it owns, as for an
+   * outage (the last third is the margin before another daemon may claim its sensors).
    */
   private checkLeaseDeadline(): void {
     const leaseMs = this.options.config.daemon.lease_seconds * 1000
     const since = Date.now() - this.lastLeaseRenewal
-    if (this.databaseError === null && since > leaseMs / 2) {
+    if (this.databaseError === null && since > (leaseMs * 2) / 3) {
       this.markDatabaseDown(new Error(`the database has not answered for ${Math.round(since / 1000)} s: leases not renewed`))
     }
   }

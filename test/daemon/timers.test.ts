@@ -57,10 +57,10 @@ describe('the builtin timer sensor in the daemon', () => {
     const {sensors} = await attuneJson<{sensors: Row[]}>(['sensor', 'status'], env)
     const timer = sensors.find((row) => row.ref === 'core.timer_sensor')!
     expect(timer).toMatchObject({state: 'running', failures: 0, owner: expect.any(String)})
-    expect(timer.polls).toBeGreaterThanOrEqual(fast.length + slow.length - 2) // written once a second
+    expect(timer.polls).toBeGreaterThanOrEqual(30) // its fires so far (the state is written once a second)
     expect(timer.events).toBe(timer.polls)
     expect(Date.parse(timer.next_poll!)).toBeGreaterThan(Date.parse(timer.last_poll!))
-  })
+  }, 120_000) // 33 s of fires, then several CLI reads: slow on a loaded machine
 
   it('resumes after a restart without repeating or bursting slots', async () => {
     await daemon!.stop('SIGTERM')
@@ -77,5 +77,5 @@ describe('the builtin timer sensor in the daemon', () => {
     // The count continues; the missed slots collapse into one catch-up fire, not a burst.
     expect(resumed[0].payload.execution_count).toBe(before.at(-1)!.payload.execution_count + 1)
     expect(resumed.length).toBeLessThanOrEqual(6)
-  })
+  }, 120_000)
 })
