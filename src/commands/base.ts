@@ -100,8 +100,20 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
     if (failed) process.exitCode = 1
   }
 
-  public override async catch(error: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
-    if (error instanceof Errors.ExitError) throw error
+  /**
+   * The --json document. oclif colours it with a regex tokenizer that overflows the stack on
+   * multi-megabyte strings (a sensor's 10 MB of output): only a small document on a terminal
+   * gets colour, everything else is written as it is.
+   */
+  public override logJson(json: unknown): void {
+    const text = JSON.stringify(json, null, 2)
+    if (process.stdout.isTTY && text.length < 200_000) super.logJson(json)
+    else process.stdout.write(`${text}\n`)
+  }
+
+  public override async catch(thrown: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<unknown> {
+    if (thrown instanceof Errors.ExitError) throw thrown
+    const error = asUserError(thrown)
     const isUsage = error instanceof AbortError || error instanceof Errors.CLIError && error.oclif?.exit === 2 || isParseError(error)
     const exitCode = isUsage ? 2 : 1
     process.exitCode = exitCode
@@ -129,4 +141,20 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
 
 function isParseError(error: unknown): boolean {
   return error instanceof Errors.CLIError && /Parse|Flag|Arg/.test(error.constructor.name)
+}
+
+/**
+ * A PostgreSQL without attune's tables is a setup step not yet done, not a bug: the embedded
+ * database migrates itself, a real one needs `attune db migrate` first.
+ */
+function asUserError<E extends Error>(error: E): E | AbortError {
+  const code = (error as {code?: unknown}).code
+  if ((code === '42P01' || code === '3F000') && /attune/.test(error.message)) {
+    return new AbortError(`The database has no attune tables yet (${error.message}).`, {
+      code: 'database_not_migrated',
+      hint: 'Run `attune db migrate` (with the same --database-url) first.',
+      cause: error,
+    })
+  }
+  return error
 }

@@ -33,8 +33,16 @@ export function JsonTree({value, name}: {value: unknown; name?: string}): React.
   )
 }
 
+/**
+ * Cuts text a terminal cannot usefully show: ink lays out every character, so a single
+ * 10 MB line would hold the process for minutes. `--json` always has the whole text.
+ */
+export function clip(text: string, max = 1000): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters; --json shows all)`
+}
+
 function Scalar({value}: {value: unknown}): React.ReactElement {
-  if (typeof value === 'string') return <Text color="green">{JSON.stringify(value)}</Text>
+  if (typeof value === 'string') return <Text color="green">{clip(JSON.stringify(value))}</Text>
   if (typeof value === 'number') return <Text color="yellow">{String(value)}</Text>
   if (typeof value === 'boolean') return <Text color="magenta">{String(value)}</Text>
   return <Text dimColor>null</Text>

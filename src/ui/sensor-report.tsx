@@ -1,7 +1,7 @@
 import {Box, Text, renderToString} from 'ink'
 import React from 'react'
 import type {SensorExecutionResult} from '../engine/sensor/types.js'
-import {JsonTree, Table, isTabular} from './json-tree.js'
+import {JsonTree, Table, clip, isTabular} from './json-tree.js'
 
 function Section({title, children}: {title: string; children: React.ReactNode}): React.ReactElement {
   return (
@@ -24,25 +24,38 @@ function LogLines({stream, text}: {stream: 'stdout' | 'stderr'; text: string}): 
       {lines.map((line, index) => (
         <Text key={index}>
           <Text dimColor>{stream} │ </Text>
-          {line}
+          {clip(line)}
         </Text>
       ))}
     </Box>
   )
 }
 
-/** Caps what a terminal shows of a very long log; `--json` keeps everything. */
+/**
+ * The last `maxLines` lines of a log, and how many came before them (a terminal gets the
+ * tail, `--json` everything). Walks back from the end: megabytes of output are never split.
+ */
 function tail(text: string, maxLines = 200): {text: string; hidden: number} {
-  const lines = text.split('\n')
-  if (lines.length <= maxLines) return {text, hidden: 0}
-  return {text: lines.slice(-maxLines).join('\n'), hidden: lines.length - maxLines}
+  let index = text.endsWith('\n') ? text.length - 1 : text.length
+  for (let lines = 0; lines < maxLines; lines++) {
+    const previous = index > 0 ? text.lastIndexOf('\n', index - 1) : -1
+    if (previous === -1) return {text, hidden: 0}
+    index = previous
+  }
+  let hidden = 1
+  for (let at = text.indexOf('\n'); at !== -1 && at < index; at = text.indexOf('\n', at + 1)) hidden++
+  return {text: text.slice(index + 1), hidden}
 }
+
+/** A terminal gets the first events of a very large poll; `--json` has them all. */
+const MAX_EVENTS_SHOWN = 100
 
 /** One poll of one sensor: what happened, the events, the logs, warnings and the error. */
 export function SensorReport({result, showStdoutAsLogs}: {result: SensorExecutionResult; showStdoutAsLogs: boolean}): React.ReactElement {
   const ok = result.error === null
   const stdout = tail(showStdoutAsLogs ? result.stdout : '')
   const stderr = tail(result.stderr)
+  const shownEvents = result.events.slice(0, MAX_EVENTS_SHOWN)
   return (
     <Box flexDirection="column">
       <Text>
@@ -59,11 +72,8 @@ export function SensorReport({result, showStdoutAsLogs}: {result: SensorExecutio
       </Text>
       {result.events.length > 0 && (
         <Section title={`Events (${result.events.length})`}>
-          {isTabular(result.events) ? (
-            <Table rows={result.events} />
-          ) : (
-            result.events.map((event, index) => <JsonTree key={index} name={`#${index}`} value={event} />)
-          )}
+          {isTabular(shownEvents) ? <Table rows={shownEvents} /> : shownEvents.map((event, index) => <JsonTree key={index} name={`#${index}`} value={event} />)}
+          {result.events.length > shownEvents.length && <Text dimColor>… {result.events.length - shownEvents.length} more events (see --json)</Text>}
         </Section>
       )}
       {(stdout.text !== '' || stderr.text !== '') && (
@@ -85,10 +95,10 @@ export function SensorReport({result, showStdoutAsLogs}: {result: SensorExecutio
       {!ok && (
         <Section title="Error">
           <Text color="red">
-            <Text bold>{result.error_type}</Text>: {result.error}
+            <Text bold>{result.error_type}</Text>: {clip(result.error ?? '', 2000)}
           </Text>
           {result.truncated && <Text color="yellow">Output was truncated at the cap.</Text>}
-          {result.traceback && <Text dimColor>{withoutHeadline(result.traceback, result)}</Text>}
+          {result.traceback && <Text dimColor>{clip(withoutHeadline(result.traceback, result), 5000)}</Text>}
         </Section>
       )}
     </Box>

@@ -115,6 +115,19 @@ describe('packs and listings on the embedded database', () => {
 })
 
 describe.skipIf(skipPostgres)('the same commands on a real PostgreSQL', () => {
+  it('says to run db migrate, without a stack trace, on a database without attune tables', async () => {
+    const empty = await server!.createDatabase('attune_cli_empty')
+    for (const args of [['sensor', 'list'], ['event', 'list'], ['pack', 'register', 'packs/core']]) {
+      const run = await attune(args, {env: {...env, ATTUNE_DATABASE_URL: empty}})
+      expect(run.exitCode, args.join(' ')).toBe(2)
+      expect(run.stderr).toMatch(/The database has no attune tables yet \(relation "attune\.\w+" does not exist\)/)
+      expect(run.stderr).toContain('Run `attune db migrate` (with the same --database-url) first.')
+      expect(run.stderr).not.toMatch(/\n\s+at |looks like a bug/)
+    }
+    const json = await attune(['sensor', 'list', '--json'], {env: {...env, ATTUNE_DATABASE_URL: empty}})
+    expect(JSON.parse(json.stdout as string).error).toMatchObject({code: 'database_not_migrated', exit_code: 2})
+  })
+
   it('migrates once, then reports nothing to apply', async () => {
     const first = JSON.parse((await onPostgres(['db', 'migrate', '--json'])).stdout as string)
     expect(first.applied.map((migration: {version: string}) => migration.version).length).toBeGreaterThan(0)

@@ -47,6 +47,30 @@ describe('attune sensor test', () => {
     expect(JSON.parse(run.stdout as string).error).toBe('Sensor execution timed out after 0.5 seconds')
   })
 
+  it('shows huge output bounded and at once, and still prints it whole under --json', async () => {
+    // 12 MB on one line, over the 10 MB cap: laying that out in the terminal took minutes.
+    const flood = files.write('flood.sh', "#!/bin/sh\nhead -c 12000000 /dev/zero | tr '\\0' z\n", 0o755)
+    const human = await attune(['sensor', 'test', flood], {timeout: 60_000})
+    expect(human.exitCode).toBe(1)
+    expect(human.stdout).toMatch(/stdout │ z{20}/)
+    expect(human.stdout).toMatch(/… \(\d+ more characters; --json shows all\)/)
+    expect(human.stdout).toContain('OutputTooLarge: Sensor output exceeded the 10 MB limit')
+    expect((human.stdout as string).length).toBeLessThan(20_000)
+    // The JSON document is 10 MB of one string: written as it is (colouring it overflowed the stack).
+    const json = await attune(['sensor', 'test', flood, '--json'], {timeout: 60_000})
+    expect(json.exitCode).toBe(1)
+    const result = JSON.parse(json.stdout as string)
+    expect(result).toMatchObject({truncated: true, error_type: 'OutputTooLarge'})
+    expect(result.stdout.length).toBe(10 * 1024 * 1024)
+    // A long error message and many lines are cut the same way.
+    const loud = files.write('loud.py', 'import sys\ndef poll_sensor(config):\n    for i in range(1000):\n        print("line", i)\n    raise ValueError("x" * 100000)\n')
+    const failed = await attune(['sensor', 'test', loud])
+    expect(failed.exitCode).toBe(1)
+    expect(failed.stdout).toContain('… 800 earlier lines not shown (see --json)')
+    expect(failed.stdout).toContain('stdout │ line 999')
+    expect(failed.stdout).toMatch(/ValueError: x{50}[\s\S]*… \(98000 more\s+characters; --json shows all\)/)
+  })
+
   it('reads the config from a YAML file', async () => {
     const config = files.write('config.yaml', 'path: /var/log\nthreshold: 5\n')
     const run = await attune(['sensor', 'test', goodPython, '--config', `@${config}`, '--json'])
