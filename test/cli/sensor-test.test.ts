@@ -83,6 +83,7 @@ describe('attune sensor test', () => {
     [['sensor', 'test', goodPython, '--config', '[1, 2]'], /--config must be a JSON object/],
     [['sensor', 'test', goodPython, '--config', '@/no/such/config.json'], /--config: cannot read \/no\/such\/config\.json/],
     [['sensor', 'test', goodPython, '--runtime', 'cobol'], /Unsupported sensor runtime: cobol/],
+    [['sensor', 'test', files.write('mystery.dat', 'poll me\n')], /Cannot tell the runtime of .*mystery\.dat: no known extension[\s\S]*Pass --runtime/],
     [['sensor', 'test', goodPython, '--timeout', '-3'], /--timeout must be a positive number/],
     [['sensor', 'test', goodPython, '--env', 'NOEQUALS'], /--env must be KEY=VALUE/],
     [['sensor', 'test', goodPython, '--sensor-ref', 'no dots'], /--sensor-ref must look like pack.name/],

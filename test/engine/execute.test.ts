@@ -283,6 +283,25 @@ describe('shell and native output', () => {
     expect(result.events).toEqual([{ran: true}])
   })
 
+  it('says so when a node sensor returns a promise that can never settle', async () => {
+    const file = files.write('never.cjs', 'exports.poll_sensor = () => new Promise(() => {})\n')
+    const result = await run(file)
+    expect(result.error_type).toBe('UnsettledPromise')
+    expect(result.error).toMatch(/never settled/)
+    expect(result.duration_ms).toBeLessThan(10_000) // at once, not at the timeout
+  })
+
+  it('imports a python sensor known only by its shebang (no .py extension), in both modes', async () => {
+    const code = '#!/usr/bin/env python3\ndef poll_sensor(config):\n    return [{"from": "shebang", "config": config}]\n'
+    for (const mode of [0o644, 0o755]) {
+      const file = files.write(`pyshebang_${mode.toString(8)}`, code, mode)
+      const result = await run(file, {k: 1})
+      expect(result.error, result.traceback ?? '').toBeNull()
+      expect(result.runtime).toBe('python')
+      expect(result.events).toEqual([{from: 'shebang', config: {k: 1}}])
+    }
+  })
+
   it('says a native sensor is not executable', async () => {
     const result = await run(files.write('not_exec', 'echo hi\n', 0o644), {}, {}, 'native')
     expect(result.error_type).toBe('SensorNotExecutable')

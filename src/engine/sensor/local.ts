@@ -4,7 +4,7 @@ import {basename, dirname, extname, resolve} from 'node:path'
 import {AbortError} from '../errors.js'
 import {executeSensor, type ExecuteSensorOptions} from './execute.js'
 import {PersistentRunnerPool} from './persistent.js'
-import {RUNTIME_ALIASES, resolveRuntimeName} from './runtimes.js'
+import {inferRuntime, RUNTIME_ALIASES, resolveRuntimeName} from './runtimes.js'
 import type {SensorExecutionResult, SensorSpec, TriggerSpec} from './types.js'
 
 /**
@@ -48,6 +48,13 @@ export async function prepareLocalSensor(input: LocalSensorInput): Promise<{sens
     throw new AbortError(`Unsupported sensor runtime: ${input.runtime}`, {
       code: 'runtime_unknown',
       hint: `Known runtimes: ${Object.keys(RUNTIME_ALIASES).join(', ')}`,
+    })
+  }
+  if (input.runtime === undefined && !(await inferRuntime(file))) {
+    // The engine would report this as a failed poll; from a command line it is bad input.
+    throw new AbortError(`Cannot tell the runtime of ${input.file}: no known extension (.py .js .mjs .cjs .sh .bash), no shebang, not executable`, {
+      code: 'runtime_unknown',
+      hint: `Pass --runtime (${Object.keys(RUNTIME_ALIASES).join(', ')}), add a shebang line, or make it executable.`,
     })
   }
   const sensorRef = input.sensorRef ?? defaultSensorRef(file)

@@ -91,6 +91,12 @@ function drainAndExit(code) {
 }
 
 async function runOnce(file) {
+  // A promise that never settles (nothing left that could settle it) lets the event loop
+  // empty: say so, rather than leaving the parent to wonder where the result went.
+  process.once('beforeExit', () => {
+    writeResult(JSON.stringify({error: 'poll_sensor returned a promise that never settled: nothing was left to run that could settle it', error_type: 'UnsettledPromise', stack: null}))
+    drainAndExit(1)
+  })
   let outcome
   try {
     const config = JSON.parse(process.env.SENSOR_CONFIG || '{}')

@@ -22,6 +22,7 @@ def open_result_channel():
 
 
 def load_poll_function(path):
+    import importlib.machinery
     import importlib.util
 
     path = os.path.abspath(path)
@@ -29,7 +30,10 @@ def load_poll_function(path):
     if directory not in sys.path:
         sys.path.insert(0, directory)
     name = os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(name, path)
+    # An explicit source loader: a file found by its shebang may have no .py extension,
+    # and importlib only guesses a loader from the extension.
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ImportError("cannot import %s as a Python module" % path)
     module = importlib.util.module_from_spec(spec)
