@@ -166,6 +166,16 @@ describe('attune sensor test', () => {
 })
 
 describe('attune --version and --help', () => {
+  it('says which commands were meant for an unknown one, exit 2, as JSON under --json', async () => {
+    const human = await attune(['sensor', 'tset'])
+    expect(human.exitCode).toBe(2)
+    expect(human.stderr).toContain('Error: command sensor tset not found')
+    expect(human.stderr).toContain('attune sensor test')
+    const json = await attune(['sensor', 'tset', '--json'])
+    expect(json.exitCode).toBe(2)
+    expect(JSON.parse(json.stdout as string).error).toMatchObject({code: 'command_not_found', exit_code: 2, message: 'command sensor tset not found'})
+  })
+
   it('prints the version', async () => {
     const run = await attune(['--version'])
     expect(run.exitCode).toBe(0)

@@ -24,7 +24,9 @@ Pass - to read the token from stdin (keeps it out of your shell history).`
     const {config} = this.loadConfig()
     const key = jwtSecretKey(config.auth.jwt_secret)
     const token = this.args.token === '-' ? readFileSync(0, 'utf8') : this.args.token
-    if (token.trim() === '') throw new AbortError('No token given (stdin was empty).', {code: 'token_missing'})
+    if (token.trim() === '') {
+      throw new AbortError(this.args.token === '-' ? 'No token given (stdin was empty).' : 'No token given (the argument is empty).', {code: 'token_missing'})
+    }
     const verification = await verifySensorToken(token, key)
     if (!this.jsonEnabled()) {
       if (verification.valid) {
