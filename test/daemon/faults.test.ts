@@ -85,6 +85,17 @@ afterAll(async () => {
 describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
   let daemon: DaemonProcess
 
+  /** Polling resumed: new events are stored and /healthz says 200 again (within 20 s). */
+  async function resumesPolling(): Promise<boolean> {
+    const before = await eventCount()
+    for (let i = 0; i < 80; i++) {
+      await sleep(250)
+      const stored = await eventCount().catch(() => before)
+      if (stored > before + 2 && (await fetch(`http://127.0.0.1:${daemon.healthPort()}/healthz`)).status === 200) return true
+    }
+    return false
+  }
+
   it('refuses to start on a database with pending migrations', async () => {
     const empty = await postgres.createDatabase('attune_empty')
     const run = await attune(['daemon', '--no-ui'], {env: {NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: home, ATTUNE_DATABASE_URL: empty}})
@@ -134,13 +145,7 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     } finally {
       await postgres.resume() // the tests after this one need the server, whatever happened here
     }
-    const afterOutage = await eventCount()
-    let resumed = false
-    for (let i = 0; i < 80 && !resumed; i++) {
-      await sleep(250)
-      resumed = (await eventCount().catch(() => afterOutage)) > afterOutage + 2 && (await health()).status === 200
-    }
-    expect(resumed).toBe(true)
+    expect(await resumesPolling()).toBe(true)
   })
 
   it('stops what it owns when the database hangs (no error, no answer) before its leases expire, then resumes', async () => {
@@ -167,13 +172,7 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     // The lease is 6 s (--lease-seconds below): another daemon could claim its sensors after that.
     expect(noticedAfter).toBeLessThan(LEASE_SECONDS * 1000)
     expect(daemon.logs.slice(logged).some((log) => log.msg === 'database unavailable: polling paused')).toBe(true)
-    const afterHang = await eventCount()
-    let resumed = false
-    for (let i = 0; i < 80 && !resumed; i++) {
-      await sleep(250)
-      resumed = (await eventCount().catch(() => afterHang)) > afterHang + 2 && (await health()).status === 200
-    }
-    expect(resumed).toBe(true)
+    expect(await resumesPolling()).toBe(true)
   })
 
   it('publishes what was stored before a kill -9, after the restart', async () => {
