@@ -101,9 +101,11 @@ async function main(home: string, mode: string): Promise<void> {
   process.stdin.on('end', shutdown)
   process.stdin.on('close', shutdown)
   process.stdin.resume()
-  // Signals meant for the daemon's terminal group: the daemon decides when we stop.
-  process.on('SIGINT', () => {})
-  process.on('SIGTERM', shutdown)
+  // Signals sent to the daemon's whole process group (Ctrl-C; `kill -TERM -pgid`; systemd's
+  // default KillMode sends SIGTERM to every process of the unit at once) are the daemon's to
+  // act on: it still needs the database to finish its polls and flush the outbox, and it
+  // closes our stdin when it is done. SIGKILL of the daemon closes the pipe all the same.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => {})
 }
 
 if (process.argv[1] && [SELF, SELF.replace(/\.ts$/, '.js')].includes(process.argv[1]) && extname(process.argv[1]) !== '' && process.argv[2]) {

@@ -1,0 +1,53 @@
+/**
+ * SIGTERM to the daemon's whole process group, as systemd's default KillMode (control-group)
+ * and `kill -TERM -<pgid>` send it: the embedded database child must outlive the daemon's
+ * shutdown, so polls in flight are stored and the outbox is flushed.
+ */
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {afterAll, describe, expect, it} from 'vitest'
+import {BIN, ROOT} from '../support/cli.js'
+import {writePack} from '../support/daemon.js'
+import {eventually} from '../support/sensors.js'
+
+const home = mkdtempSync(join(tmpdir(), 'attune-group-signal-'))
+afterAll(() => rmSync(home, {recursive: true, force: true}))
+
+const pack = writePack(join(home, 'pack'), {
+  'pack.yaml': 'ref: g\n',
+  'triggers/t.yaml': 'ref: g.t\n',
+  'sensors/s.sh': '#!/bin/sh\necho \'{"events": [{"n": 1}]}\'\n',
+  'sensors/s.yaml': 'ref: g.s\nrunner_type: shell\nentry_point: s.sh\ntrigger_types: [g.t]\npoll_interval: 1\n',
+  'rules/r.yaml': 'ref: g.r\ntrigger: {type: g.t}\naction: {ref: core.echo}\n',
+})
+
+describe('attune daemon and a SIGTERM to its whole process group', () => {
+  it('finishes its shutdown on the embedded database and exits 0 promptly', async () => {
+    const daemon = spawn(process.execPath, [BIN, 'daemon', '--no-ui', '--packs', pack], {
+      cwd: ROOT,
+      env: {...process.env, NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: home},
+      detached: true, // its own process group, with the embedded database child in it
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const lines: Array<Record<string, unknown>> = []
+    let partial = ''
+    daemon.stdout.on('data', (chunk: Buffer) => {
+      const parts = (partial + chunk.toString()).split('\n')
+      partial = parts.pop() ?? ''
+      for (const line of parts) lines.push(JSON.parse(line) as Record<string, unknown>)
+    })
+    const exited = new Promise<number | null>((resolve) => daemon.once('exit', (code) => resolve(code)))
+    expect(await eventually(() => lines.some((line) => line.msg === 'daemon started'), 60_000)).toBe(true)
+    expect(await eventually(() => lines.some((line) => line.msg === 'sensor ownership changed'), 10_000)).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 2500)) // a few polls
+    const signalledAt = Date.now()
+    process.kill(-daemon.pid!, 'SIGTERM')
+    expect(await exited).toBe(0)
+    expect(Date.now() - signalledAt).toBeLessThan(15_000) // not stuck retrying a vanished database
+    const stopped = lines.find((line) => line.msg === 'daemon stopped')
+    expect(stopped).toMatchObject({clean: true, unpublished: 0})
+    expect(lines.filter((line) => line.msg === 'publishing is delayed')).toEqual([])
+  }, 120_000)
+})
