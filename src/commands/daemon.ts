@@ -6,6 +6,9 @@ import {AttuneCommand, databaseFlags} from './base.js'
 
 export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
 
+/** A signal this soon after the first is the same request delivered twice, not a second one. */
+const REPEAT_SIGNAL_MS = 300
+
 export default class DaemonCommand extends AttuneCommand<typeof DaemonCommand> {
   static override summary = 'Run the sensor daemon: poll sensors, store events, match rules, publish enforcements.'
 
@@ -59,13 +62,17 @@ a second signal stops it at once.`
       const first = (signal: NodeJS.Signals) => {
         process.removeListener('SIGINT', first)
         process.removeListener('SIGTERM', first)
+        const firstAt = Date.now()
         const second = () => {
+          // `timeout` and `kill -TERM -<pgid>` from inside the group deliver one signal twice
+          // within a millisecond: only a later one is somebody asking again.
+          if (Date.now() - firstAt < REPEAT_SIGNAL_MS) return
           logger.warn('second signal: stopping at once')
           killAllSensorProcesses()
           process.exit(signal === 'SIGINT' ? 130 : 143)
         }
-        process.once('SIGINT', second)
-        process.once('SIGTERM', second)
+        process.on('SIGINT', second)
+        process.on('SIGTERM', second)
         resolve(signal)
       }
       process.on('SIGINT', first)
