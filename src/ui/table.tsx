@@ -38,7 +38,8 @@ export function TableView<T>({rows, columns}: {rows: T[]; columns: Column<T>[]})
 /** Renders rows as a table, or `empty` when there are none. */
 export function renderTable<T>(rows: T[], columns: Column<T>[], empty: string): string {
   if (rows.length === 0) return empty
-  const width = process.stdout.columns && process.stdout.columns > 40 ? process.stdout.columns : 160
+  // A terminal wraps at its width; piped output is not wrapped at all (one row, one line, for grep).
+  const width = process.stdout.isTTY && process.stdout.columns > 40 ? process.stdout.columns : 10_000
   return renderToString(<TableView rows={rows} columns={columns} />, {columns: width})
 }
 
