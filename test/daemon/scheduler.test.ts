@@ -27,14 +27,17 @@ describe('PollScheduler', () => {
       await sleep(30) // a poll that takes time must not push the next one later
       return ok()
     })
-    instance.upsert({ref: 'a.one', intervalMs: 100, version: '1'})
-    await sleep(1050)
-    expect(starts.length).toBeGreaterThanOrEqual(7)
-    expect(starts.length).toBeLessThanOrEqual(11)
-    // With drift each start would be ~30 ms later than the grid; on the grid the average gap is the interval.
+    instance.upsert({ref: 'a.one', intervalMs: 200, version: '1'})
+    await sleep(2100)
+    // Bounds that hold on a loaded machine (timers fire late, never early); the precise figure
+    // is a benchmark (bench/timers.mjs).
+    expect(starts.length).toBeGreaterThanOrEqual(5)
+    expect(starts.length).toBeLessThanOrEqual(12)
+    // With drift each gap would be the interval plus the poll's 30 ms (230 ms or more); on the
+    // grid the average gap is the interval, and a late start is made up by the next one.
     const average = (starts.at(-1)! - starts[0]) / (starts.length - 1)
-    expect(average).toBeGreaterThan(95)
-    expect(average).toBeLessThan(118)
+    expect(average).toBeGreaterThan(190)
+    expect(average).toBeLessThan(226)
   })
 
   it('never runs two polls of one sensor at once, and counts the overruns', async () => {
@@ -55,7 +58,7 @@ describe('PollScheduler', () => {
     await sleep(700)
     expect(maxRunning).toBe(1)
     const [status] = instance.snapshot()
-    expect(status.overruns).toBeGreaterThanOrEqual(5)
+    expect(status.overruns).toBeGreaterThanOrEqual(2) // 12 slots in 700 ms; fewer if the machine is loaded
     expect(await metrics.text()).toMatch(/attune_sensor_poll_overruns_total\{sensor="a.slow"\} \d+/)
   })
 
@@ -77,7 +80,7 @@ describe('PollScheduler', () => {
     for (let i = 0; i < 10; i++) instance.upsert({ref: `a.s${i}`, intervalMs: 100, version: '1'})
     await sleep(600)
     expect(maxRunning).toBe(3)
-    expect(polls).toBeGreaterThan(20)
+    expect(polls).toBeGreaterThan(6)
   })
 
   it('marks a sensor failed after 3 consecutive failures, backs off, and recovers', async () => {
@@ -87,22 +90,21 @@ describe('PollScheduler', () => {
       times.push(performance.now())
       return broken ? {ok: false, error: 'boom', events: 0, enforcements: 0, durationMs: 1} : ok()
     })
-    instance.upsert({ref: 'a.flaky', intervalMs: 60, version: '1'})
-    // The third consecutive failure marks it failed (polls at 0, 60, 120 ms on an idle machine).
+    instance.upsert({ref: 'a.flaky', intervalMs: 100, version: '1'})
+    // The third consecutive failure marks it failed (polls at 0, 100, 200 ms on an idle machine).
     expect(await eventually(() => instance.snapshot()[0].consecutive_failures >= 3)).toBe(true)
     let [status] = instance.snapshot()
     expect(status.state).toBe('failed')
     expect(times.length).toBe(status.consecutive_failures)
     expect(status.last_error).toBe('boom')
-    // Backoff: the gaps after failing grow (1×, 2×, 4× the interval).
-    await sleep(500)
+    // Backoff: the gaps after failing grow (1×, 2×, 4× the interval: 700 ms for three). Without
+    // backoff three gaps take 300 ms; load only makes gaps longer, so the bound cannot fail falsely.
+    expect(await eventually(() => times.length >= 6, 5000)).toBe(true)
     const gaps = times.slice(3).map((time, index) => time - times[index + 2])
-    expect(gaps.length).toBeGreaterThanOrEqual(2)
-    expect(gaps[1]).toBeGreaterThan(gaps[0] * 1.5)
+    expect(gaps[0] + gaps[1] + gaps[2]).toBeGreaterThan(550)
     broken = false
-    await sleep(600)
+    expect(await eventually(() => instance.snapshot()[0].state === 'running', 5000)).toBe(true)
     ;[status] = instance.snapshot()
-    expect(status.state).toBe('running')
     expect(status.consecutive_failures).toBe(0)
     expect(status.failures).toBeGreaterThanOrEqual(4)
     expect(logger.records().map((record) => record.msg)).toContain('sensor recovered')
@@ -133,8 +135,7 @@ describe('PollScheduler', () => {
     expect(polls).toBe(atPause)
     expect(instance.snapshot()[0].state).toBe('paused')
     instance.resume()
-    await sleep(200)
-    expect(polls).toBeGreaterThan(atPause + 2)
+    expect(await eventually(() => polls > atPause + 2, 5000)).toBe(true)
   })
 
   it('restarts a changed sensor, ignores an unchanged one, and stops a removed one', async () => {
@@ -168,11 +169,10 @@ describe('PollScheduler', () => {
       {random: Math.random},
     )
     for (let i = 0; i < 40; i++) instance.upsert({ref: `a.s${i}`, intervalMs: 400, version: '1'})
-    await sleep(450)
+    expect(await eventually(() => firsts.size === 40, 5000)).toBe(true)
+    // Spread over the 400 ms interval; without jitter all 40 would start within a few ms.
     const times = [...firsts.values()]
-    expect(times).toHaveLength(40)
-    expect(Math.min(...times)).toBeLessThan(150)
-    expect(Math.max(...times)).toBeGreaterThan(250)
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThan(150)
   })
 
   it('waits for polls in flight when stopped', async () => {

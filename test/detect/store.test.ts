@@ -14,11 +14,12 @@ import {
 import {AbortError} from '../../src/engine/errors.js'
 import {registerPacks} from '../../src/engine/packs/index.js'
 import {backends, useMigratedStore} from '../store/backends.js'
+import {sharedPath} from '../support/shared.js'
 import {binDir} from './helpers.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const CORE = join(ROOT, 'packs', 'core')
-const FIXTURE = join(ROOT, '..', 'shared', 'fixtures', 'attune-core-pack')
+const ATTUNE_CORE = sharedPath('fixtures/attune-core-pack')
 const CORE_NAMES = ['builtin', 'native', 'node', 'python', 'shell']
 
 const bin = binDir()
@@ -106,8 +107,8 @@ describe.each(backends())('runtime detection on $name', (backend) => {
     expect((await readRuntimeRows(store)).length).toBe(0)
   })
 
-  it.skipIf(backend.skip)('detects the Attune fixture runtimes from the database', async () => {
-    await registerPacks(store, [FIXTURE])
+  it.skipIf(backend.skip || ATTUNE_CORE.skip)('detects the Attune fixture runtimes from the database', async () => {
+    await registerPacks(store, [ATTUNE_CORE.path])
     bin.fake('ruby', 'echo "ruby 3.3.0 (2023-12-25 revision 5124f9ac75) [x86_64-linux]"')
     // Only the fakes on PATH: go is missing whatever this machine has installed.
     const report = await detect({env: {...env, PATH: bin.dir}})

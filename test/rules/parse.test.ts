@@ -1,14 +1,13 @@
-import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {dirname, join} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
 import {AbortError} from '../../src/engine/errors.js'
+import {sharedPath} from '../support/shared.js'
 import {compileRule, evaluate, explain, loadRuleFile, normaliseRule, parseRules} from '../../src/engine/rules/index.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-/** The shared fixtures live next to the repository (`../shared`), not in it. */
-const TIMER_RULES = join(ROOT, '..', 'shared', 'fixtures', 'attune-timer-rules.yaml')
+/** Attune's own timer examples live next to the repository (`../shared`), not in it. */
+const TIMER_RULES = sharedPath('fixtures/attune-timer-rules.yaml')
 
 const SPEC_EXAMPLE = `ref: mypack.deploy_on_push
 trigger: {type: github.push, parameters: {}}
@@ -185,9 +184,8 @@ action:
     expect(rules.map((r) => r.source.line)).toEqual([4, 19])
   })
 
-  // CI has ../shared beside the clone: there a missing fixture is a failure, not a skip.
-  it.skipIf(!existsSync(TIMER_RULES) && process.env.CI !== 'true')('reads the shared fixture attune-timer-rules.yaml unchanged', () => {
-    const rules = loadRuleFile(TIMER_RULES)
+  it.skipIf(TIMER_RULES.skip)('reads the shared fixture attune-timer-rules.yaml unchanged', () => {
+    const rules = loadRuleFile(TIMER_RULES.path)
     expect(rules).toHaveLength(9)
     for (const {rule, warnings} of rules) {
       expect(warnings).toEqual([])

@@ -14,7 +14,7 @@ import {
   resolveAttuneHome,
   type Store,
 } from '../../src/engine/store/index.js'
-import {CORE_FIXTURE, REPO} from './pack-files.js'
+import {CORE_FIXTURE, CORE_FIXTURE_ITEMS, REPO} from './pack-files.js'
 
 const CHILD = join(REPO, 'test/store/helpers/open-store-child.ts')
 
@@ -85,7 +85,7 @@ describe('embedded database lock (PGlite)', () => {
     expect(existsSync(lockFile)).toBe(false)
     store = await openStore({home})
     const again = await registerPacks(store, [CORE_FIXTURE])
-    expect(again.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0, deleted: 0})
+    expect(again.summary).toEqual({created: 0, updated: 0, unchanged: CORE_FIXTURE_ITEMS, skipped: 0, deleted: 0})
   })
 
   it('a second open in the same process is refused too', async () => {

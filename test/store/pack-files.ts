@@ -1,12 +1,23 @@
-/** Pack folders for tests: the Attune fixture (copied, so it can be changed) and small made-up packs. */
+/**
+ * Pack folders for tests: the core pack fixture in Attune's format (test/fixtures, copied so it
+ * can be changed), Attune's own core pack from ../shared when present, and small made-up packs.
+ */
 import {chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
+import {sharedPath} from '../support/shared.js'
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
-export const CORE_FIXTURE = join(REPO, '..', 'shared', 'fixtures', 'attune-core-pack')
-export const TIMER_RULES_FIXTURE = join(REPO, '..', 'shared', 'fixtures', 'attune-timer-rules.yaml')
+/** A core pack written for the tests in Attune's layout (3 runtimes, 4 triggers, 1 sensor). */
+export const CORE_FIXTURE = join(REPO, 'test', 'fixtures', 'attune-format-pack')
+/** How many rows registering CORE_FIXTURE creates (pack, runtimes, triggers, sensor). */
+export const CORE_FIXTURE_ITEMS = 9
+/** Rules in Attune's YAML form (three documents), written for the tests. */
+export const TIMER_RULES_FIXTURE = join(REPO, 'test', 'fixtures', 'attune-timer-rules.yaml')
+/** Attune's real core pack and timer examples (../shared): present in CI, maybe not elsewhere. */
+export const ATTUNE_CORE_PACK = sharedPath('fixtures/attune-core-pack')
+export const ATTUNE_TIMER_RULES = sharedPath('fixtures/attune-timer-rules.yaml')
 
 const made: string[] = []
 

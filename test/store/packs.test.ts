@@ -13,7 +13,7 @@ import {
   type Store,
 } from '../../src/engine/store/index.js'
 import {backends, useMigratedStore} from './backends.js'
-import {CORE_FIXTURE, copyOfCoreFixture, makePack, removeTempDirs, writeFiles} from './pack-files.js'
+import {ATTUNE_CORE_PACK, CORE_FIXTURE, CORE_FIXTURE_ITEMS, copyOfCoreFixture, makePack, removeTempDirs, writeFiles} from './pack-files.js'
 
 const CORE_RUNTIMES = ['core.go', 'core.java', 'core.native', 'core.nodejs', 'core.perl', 'core.python', 'core.r', 'core.ruby', 'core.shell']
 const CORE_TRIGGERS = [
@@ -98,8 +98,25 @@ describe.each(backends())('packs on $name', (backend) => {
   const store = useMigratedStore(backend, {resetEach: true})
   afterAll(() => removeTempDirs())
 
-  it.skipIf(backend.skip)('registers the Attune core pack fixture unchanged', async () => {
+  it.skipIf(backend.skip)('registers the core pack fixture in Attune format', async () => {
     const report = await registerPacks(store, [CORE_FIXTURE])
+    expect(report.packs).toEqual(['core'])
+    expect(report.summary).toEqual({created: CORE_FIXTURE_ITEMS, updated: 0, unchanged: 0, skipped: 0, deleted: 0})
+    expect((await listRuntimes(store)).map((r) => r.ref)).toEqual(['core.native', 'core.python', 'core.shell'])
+    expect((await listTriggers(store)).map((t) => t.ref)).toEqual(['core.alert', 'core.crontimer', 'core.datetimetimer', 'core.intervaltimer'])
+    const [pack] = await listPacks(store)
+    expect(pack).toMatchObject({ref: 'core', label: 'Core Pack', version: '1.0.0', is_standard: true, runtimes: 3, triggers: 4, sensors: 1})
+    expect(pack.conf_schema).toMatchObject({type: 'object', properties: {poll_budget: {type: 'integer', default: 30, minimum: 1, maximum: 600}}})
+    const interval = (await listTriggers(store)).find((t) => t.ref === 'core.intervaltimer')!
+    expect(interval.param_schema).toMatchObject({required: ['unit', 'interval']})
+    const [sensor] = await listSensors(store)
+    expect(sensor).toMatchObject({ref: 'core.timer_sensor', runtime_ref: 'core.native', trigger_types: ['core.intervaltimer', 'core.crontimer', 'core.datetimetimer']})
+    expect(report.items.find((i) => i.kind === 'sensor')!.warnings).toEqual([expect.stringContaining('entry point attune-core-timer-sensor not found')])
+  })
+
+  it.skipIf(backend.skip || ATTUNE_CORE_PACK.skip)("registers Attune's own core pack (../shared) unchanged", async () => {
+    const CORE = ATTUNE_CORE_PACK.path
+    const report = await registerPacks(store, [CORE])
     expect(report.dry_run).toBe(false)
     expect(report.packs).toEqual(['core'])
     expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 0, deleted: 0})
@@ -119,7 +136,7 @@ describe.each(backends())('packs on $name', (backend) => {
 
     // Runtimes keep their verification metadata exactly as written.
     const python = (await listRuntimes(store)).find((r) => r.ref === 'core.python')!
-    const yaml = parse(readFileSync(join(CORE_FIXTURE, 'runtimes/python.yaml'), 'utf8'))
+    const yaml = parse(readFileSync(join(CORE, 'runtimes/python.yaml'), 'utf8'))
     expect(python).toMatchObject({name: 'Python', pack_ref: 'core', aliases: ['python', 'python3'], runtime_type: null})
     expect(python.distributions).toEqual(yaml.distributions)
     expect(python.installation).toEqual(yaml.installation)
@@ -155,7 +172,7 @@ describe.each(backends())('packs on $name', (backend) => {
       poll_interval: 1,
       execution: 'poll',
       enabled: true,
-      entrypoint: join(CORE_FIXTURE, 'sensors', 'attune-core-timer-sensor'),
+      entrypoint: join(CORE, 'sensors', 'attune-core-timer-sensor'),
     })
     expect(sensor.runtime).toBe((await listRuntimes(store)).find((r) => r.ref === 'core.native')!.id)
     expect(sensor.param_schema).toMatchObject({properties: {check_interval_seconds: {type: 'integer', minimum: 1, maximum: 60, default: 1}}})
@@ -180,7 +197,7 @@ describe.each(backends())('packs on $name', (backend) => {
       ['permission_set', 'core.admin', 'permission_sets/admin.yaml'],
     ])
     for (const item of skipped) expect(item.reason).toMatch(/not|executor|API/)
-    expect(report.summary).toEqual({created: 18, updated: 0, unchanged: 0, skipped: 4, deleted: 0})
+    expect(report.summary).toEqual({created: CORE_FIXTURE_ITEMS, updated: 0, unchanged: 0, skipped: 4, deleted: 0})
   })
 
   it.skipIf(backend.skip)('a second run changes nothing; a changed field is an update of that field only', async () => {
@@ -188,16 +205,16 @@ describe.each(backends())('packs on $name', (backend) => {
     const first = await registerPacks(store, [dir])
     const before = await listTriggers(store)
     const second = await registerPacks(store, [dir])
-    expect(second.summary).toEqual({created: 0, updated: 0, unchanged: 18, skipped: 0, deleted: 0})
+    expect(second.summary).toEqual({created: 0, updated: 0, unchanged: CORE_FIXTURE_ITEMS, skipped: 0, deleted: 0})
     expect(second.items.map((i) => i.id)).toEqual(first.items.map((i) => i.id))
     expect((await listTriggers(store)).map((t) => t.updated.getTime())).toEqual(before.map((t) => t.updated.getTime()))
 
     const file = join(dir, 'triggers/alert.yaml')
     const text = readFileSync(file, 'utf8')
     const {writeFileSync} = await import('node:fs')
-    writeFileSync(file, text.replace('label: "System Alert"', 'label: "Alert"'))
+    writeFileSync(file, text.replace('label: "Operator Alert"', 'label: "Alert"'))
     const third = await registerPacks(store, [dir])
-    expect(third.summary).toEqual({created: 0, updated: 1, unchanged: 17, skipped: 0, deleted: 0})
+    expect(third.summary).toEqual({created: 0, updated: 1, unchanged: CORE_FIXTURE_ITEMS - 1, skipped: 0, deleted: 0})
     expect(third.items.find((i) => i.status === 'updated')).toMatchObject({kind: 'trigger', ref: 'core.alert', changed: ['label'], reason: 'changed: label'})
   })
 
@@ -239,7 +256,7 @@ describe.each(backends())('packs on $name', (backend) => {
   it.skipIf(backend.skip)('a dry run reports what it would do and keeps nothing', async () => {
     const report = await registerPacks(store, [CORE_FIXTURE], {dryRun: true})
     expect(report.dry_run).toBe(true)
-    expect(report.summary.created).toBe(18)
+    expect(report.summary.created).toBe(CORE_FIXTURE_ITEMS)
     expect(report.items.every((i) => i.id === undefined)).toBe(true)
     expect(await counts(store)).toEqual({pack: 0, runtime: 0, trigger: 0, sensor: 0, rule: 0})
   })

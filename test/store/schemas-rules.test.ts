@@ -11,7 +11,7 @@ import {
   toJsonSchema,
   validationProblems,
 } from '../../src/engine/packs/index.js'
-import {CORE_FIXTURE, makePack, TIMER_RULES_FIXTURE} from './pack-files.js'
+import {ATTUNE_CORE_PACK, ATTUNE_TIMER_RULES, CORE_FIXTURE, makePack, TIMER_RULES_FIXTURE} from './pack-files.js'
 
 function fieldError(fn: () => unknown): FieldError {
   try {
@@ -72,8 +72,29 @@ describe('parameter schemas', () => {
 })
 
 describe('rule documents', () => {
-  it('normalises every rule of the Attune timer examples (several documents, comments, empty tail)', () => {
+  it('normalises every rule of an Attune-form rule file (several documents, comments)', () => {
     const docs = parseAllDocuments(readFileSync(TIMER_RULES_FIXTURE, 'utf8'))
+    if (!Array.isArray(docs)) throw new Error('not a stream')
+    const rules = docs.map((d) => d.toJS()).filter((d) => d !== null).map((d) => normalizeRuleDocument(d))
+    expect(rules).toHaveLength(3)
+    expect(rules.every((r) => r.warnings.length === 0)).toBe(true)
+    expect(rules[1].rule).toEqual({
+      ref: 'ops.nightly',
+      pack_ref: 'ops',
+      label: 'nightly',
+      description: 'At 03:00 in Berlin',
+      trigger_ref: 'core.crontimer',
+      trigger_params: {expression: '0 0 3 * * *', timezone: 'Europe/Berlin'},
+      conditions: {all: []},
+      action_ref: 'core.http_request',
+      action_params: {url: 'https://example.invalid/nightly', method: 'POST'},
+      enabled: true,
+    })
+    expect(rules[2].rule.description).toBeNull()
+  })
+
+  it.skipIf(ATTUNE_TIMER_RULES.skip)("normalises every rule of Attune's own timer examples (../shared: several documents, comments, empty tail)", () => {
+    const docs = parseAllDocuments(readFileSync(ATTUNE_TIMER_RULES.path, 'utf8'))
     if (!Array.isArray(docs)) throw new Error('not a stream')
     const rules = docs.map((d) => d.toJS()).filter((d) => d !== null).map((d) => normalizeRuleDocument(d))
     expect(rules).toHaveLength(9)
@@ -136,6 +157,13 @@ describe('rule documents', () => {
 describe('loadPack (no database)', () => {
   it('loads the fixture core pack', async () => {
     const pack = await loadPack(CORE_FIXTURE)
+    expect(pack.pack.ref).toBe('core')
+    expect([pack.runtimes.length, pack.triggers.length, pack.sensors.length, pack.rules.length, pack.skipped.length]).toEqual([3, 4, 1, 0, 0])
+    expect(pack.sensors[0]).toMatchObject({runner_type: 'native', execution: 'poll'})
+  })
+
+  it.skipIf(ATTUNE_CORE_PACK.skip)("loads Attune's own core pack (../shared)", async () => {
+    const pack = await loadPack(ATTUNE_CORE_PACK.path)
     expect(pack.pack.ref).toBe('core')
     expect([pack.runtimes.length, pack.triggers.length, pack.sensors.length, pack.rules.length, pack.skipped.length]).toEqual([9, 7, 1, 0, 0])
     expect(pack.sensors[0]).toMatchObject({runner_type: 'native', execution: 'poll'})
