@@ -1,6 +1,7 @@
 import {describe, expect, it} from 'vitest'
 import {
   buildTemplateContext,
+  formatFloat,
   formatJsonNumber,
   interpolationText,
   lookup,
@@ -160,6 +161,10 @@ describe('number text (serde_json as the executor prints it)', () => {
 
   it('whole numbers outside the 64-bit integer range are floats: 1e+20, -1e+19 (JS would write 100000000000000000000)', () => {
     expect([1e20, 2 ** 64, -(2 ** 64), 1e21, 1.5e300].map(formatJsonNumber)).toEqual(['1e+20', '1.8446744073709552e+19', '-1.8446744073709552e+19', '1e+21', '1.5e+300'])
+  })
+
+  it('a float with a whole value keeps .0 (what Attune prints for a 1.0 stored by another tool)', () => {
+    expect([1, 0, -0, 43210, 1e15, -5942736479622170, 1e16].map(formatFloat)).toEqual(['1.0', '0.0', '-0.0', '43210.0', '1000000000000000.0', '-5942736479622170.0', '1e+16'])
   })
 
   it('is what interpolation and nested JSON use', () => {
@@ -432,6 +437,13 @@ describe('what Attune would do with secrets, and the refusal check', () => {
     const redaction = redactSecrets(renderActionParams({db: '{{ pack.config.db }}'}, ctx), schema)
     expect(redaction.secrets).toEqual([{json_path: '/db', value: {key: 'k'}, source_kind: 'pack_config', source_ref: 'demo:/db'}])
     expect(redaction.config).toEqual({db: redactionMarker()})
+  })
+
+  it('redactSecrets: two pack secrets in one string give one secret row for that path', () => {
+    const ctx = context({pack: {ref: 'demo', config: {a: 'A', b: 'B'}, conf_schema: {a: {secret: true}, b: {secret: true}}}})
+    const rendered = renderActionParams({password: '{{ pack.config.b }}:{{ pack.config.a }}'}, ctx)
+    expect(rendered.secretSources.map((entry) => entry.source.ref)).toEqual(['demo:/a', 'demo:/b'])
+    expect(redactSecrets(rendered, actionSchema).secrets).toEqual([{json_path: '/password', value: 'B:A', source_kind: 'pack_config', source_ref: 'demo:/a'}])
   })
 
   it('redactSecrets: a pack secret on a non-secret parameter is rejected (Attune refuses the enforcement)', () => {

@@ -35,8 +35,11 @@ export function formatJsonNumber(value: number): string {
   return formatFloat(value)
 }
 
-/** A float the way `zmij` (serde_json 1.0.149's float printer) writes it. */
-function formatFloat(value: number): string {
+/**
+ * A number serde holds as a float, the way `zmij` (serde_json 1.0.149's float printer) writes
+ * it: `1.0`, `0.00001`, `1e-6`, `1e+16`. `formatJsonNumber` decides when a number is a float.
+ */
+export function formatFloat(value: number): string {
   const sign = value < 0 || Object.is(value, -0) ? '-' : ''
   // toExponential() without an argument gives the shortest digits that round-trip.
   const [mantissa, exponentText] = Math.abs(value).toExponential().split('e')
