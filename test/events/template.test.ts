@@ -256,6 +256,19 @@ describe('paths: what a template can reach', () => {
   })
 })
 
+describe('the example of docs/pipeline.md', () => {
+  it('renders as documented', () => {
+    const ctx = context({event: {id: 812, payload: {host: 'web-01', usage: 97.5, labels: {team: 'ops'}}}, pack: {config: {alert_channel: '#ops'}}})
+    const params = {
+      channel: '{{ pack.config.alert_channel }}',
+      text: '{{ event.payload.host }} at {{ event.payload.usage }}% (event {{ event.id }})',
+      usage: '{{ event.payload.usage }}',
+      labels: '{{ event.payload.labels }}',
+    }
+    expect(render(params, ctx)).toEqual({channel: '#ops', text: 'web-01 at 97.5% (event 812)', usage: 97.5, labels: {team: 'ops'}})
+  })
+})
+
 describe('structure', () => {
   it('renders nested objects and arrays value by value, never keys; other values pass through', () => {
     expect(
