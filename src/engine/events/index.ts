@@ -21,3 +21,15 @@ export type {
 export {activateRule, RuleCache, type ActiveRule, type RuleLoad} from './rules.js'
 export {configSnapshot, payloadChecker, SECRET_MASK, sensorPollConfig} from './snapshot.js'
 export {runSensorOnce, type RunOnceEvent, type RunOnceOptions, type RunOnceResult, type RunOnceRule} from './run-once.js'
+export {
+  buildTemplateContext,
+  plainSecretParams,
+  possibleSecretParams,
+  redactSecrets,
+  renderActionParams,
+  secretParamPaths,
+  secretRefusalMessage,
+  type PlainSecretParam,
+  type RenderedParams,
+  type TemplateContext,
+} from './template/index.js'
