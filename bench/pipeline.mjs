@@ -70,7 +70,7 @@ export async function run() {
     await admin.bindQueue(QUEUE, 'attune.executions', 'enforcement.created')
 
     const reset = async () => {
-      await store.exec('TRUNCATE attune.outbox, attune.enforcement, attune.event RESTART IDENTITY')
+      await store.exec('TRUNCATE attune_sensor.outbox, attune.enforcement, attune.event RESTART IDENTITY')
       await admin.purgeQueue(QUEUE)
       // No VACUUM ANALYZE here: statistics of empty tables make PostgreSQL plan the foreign
       // key checks as sequential scans, which then slow every phase down as the tables fill.
@@ -272,7 +272,7 @@ async function postgresCeiling(store, world, payloads) {
       ).rows.map((row) => row.id)
       const rows = batch.flatMap((payload, k) => messagesFor(world, payload, ids[k], enforcementIds[k]))
       await tx.query(
-        `INSERT INTO attune.outbox (exchange, routing_key, message_id, message)
+        `INSERT INTO attune_sensor.outbox (exchange, routing_key, message_id, message)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])`,
         [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2].message_id), rows.map((r) => JSON.stringify(r[2]))],
       )

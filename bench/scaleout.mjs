@@ -50,7 +50,7 @@ export async function run() {
     }
     // Failover: kill one daemon, time until every sensor it held has produced an event again.
     const victim = daemons.shift()
-    const {rows} = await db.query("SELECT s.ref FROM attune.sensor_lease l JOIN attune.sensor s ON s.id = l.sensor WHERE l.owner = 'bench0' AND s.ref LIKE 'bs.%'")
+    const {rows} = await db.query("SELECT s.ref FROM attune_sensor.sensor_lease l JOIN attune.sensor s ON s.id = l.sensor WHERE l.owner = 'bench0' AND s.ref LIKE 'bs.%'")
     const orphaned = rows.map((row) => row.ref)
     const killedAt = new Date()
     await victim.stop('SIGKILL')

@@ -68,7 +68,7 @@ export interface DaemonStatus {
   timers: ReturnType<TimerSensor<RuleRow>['status']>
 }
 
-/** A row of attune.sensor_state as the daemon writes it (and `attune sensor status` reads it). */
+/** A row of attune_sensor.sensor_state as the daemon writes it (and `attune sensor status` reads it). */
 type StoredSensorState = {id: number} & Pick<
   SensorStatusRow,
   'ref' | 'state' | 'consecutive_failures' | 'polls' | 'failures' | 'events' | 'last_poll' | 'last_duration_ms' | 'last_error' | 'next_poll'
@@ -522,9 +522,9 @@ export class Daemon {
     this.timer.sensor = sensor
     const ids = timerRules.map((rule) => rule.id)
     // A disabled or deleted rule forgets its schedule: enabling it again starts afresh, no catch-up.
-    await this.store!.query('DELETE FROM attune.timer_state WHERE NOT (rule = ANY($1::bigint[]))', [ids])
+    await this.store!.query('DELETE FROM attune_sensor.timer_state WHERE NOT (rule = ANY($1::bigint[]))', [ids])
     const {rows} = await this.store!.query<{rule_ref: string; last_scheduled_at: Date; execution_count: number | string}>(
-      'SELECT rule_ref, last_scheduled_at, execution_count FROM attune.timer_state WHERE rule = ANY($1::bigint[])',
+      'SELECT rule_ref, last_scheduled_at, execution_count FROM attune_sensor.timer_state WHERE rule = ANY($1::bigint[])',
       [ids],
     )
     const states = new Map<string, TimerStateInput>(rows.map((row) => [row.rule_ref, {last_scheduled_at: row.last_scheduled_at, execution_count: Number(row.execution_count)}]))
@@ -535,7 +535,7 @@ export class Daemon {
   private async storeTimerState(q: Pick<Store, 'query'>, rule: RuleRow, state: TimerState): Promise<void> {
     if (!state.last_scheduled_at) return
     await q.query(
-      `INSERT INTO attune.timer_state (rule, rule_ref, last_scheduled_at, execution_count) VALUES ($1, $2, $3, $4)
+      `INSERT INTO attune_sensor.timer_state (rule, rule_ref, last_scheduled_at, execution_count) VALUES ($1, $2, $3, $4)
        ON CONFLICT (rule) DO UPDATE SET last_scheduled_at = EXCLUDED.last_scheduled_at, execution_count = EXCLUDED.execution_count, updated = now()`,
       [rule.id, rule.ref, state.last_scheduled_at, state.execution_count],
     )
@@ -602,7 +602,7 @@ export class Daemon {
     const column = <T>(pick: (state: StoredSensorState) => T) => states.map(pick)
     try {
       await this.store!.query(
-        `INSERT INTO attune.sensor_state (sensor, sensor_ref, owner, state, consecutive_failures, polls, failures, events, last_poll, last_duration_ms, last_error, next_poll)
+        `INSERT INTO attune_sensor.sensor_state (sensor, sensor_ref, owner, state, consecutive_failures, polls, failures, events, last_poll, last_duration_ms, last_error, next_poll)
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[],
                               $9::timestamptz[], $10::int[], $11::text[], $12::timestamptz[])
          ON CONFLICT (sensor) DO UPDATE SET owner = EXCLUDED.owner, state = EXCLUDED.state,

@@ -73,9 +73,9 @@ export class SensorLeases {
     const classOf = new Map(sensors.map((sensor) => [sensor.id, sensor.runtime]))
 
     // Renew what we hold and still can run; drop the rest (disabled, deleted, runtime gone).
-    await q.query('DELETE FROM attune.sensor_lease WHERE owner = $1 AND NOT (sensor = ANY($2::bigint[]))', [worker, eligible])
+    await q.query('DELETE FROM attune_sensor.sensor_lease WHERE owner = $1 AND NOT (sensor = ANY($2::bigint[]))', [worker, eligible])
     const {rows: renewed} = await q.query<{sensor: number | string}>(
-      `UPDATE attune.sensor_lease SET expires = now() + make_interval(secs => $2)
+      `UPDATE attune_sensor.sensor_lease SET expires = now() + make_interval(secs => $2)
         WHERE owner = $1 AND expires > now() RETURNING sensor`,
       [worker, seconds],
     )
@@ -88,8 +88,8 @@ export class SensorLeases {
         // Give back the excess, newest claims first; marked released (no longer renewed), it
         // stays blocked for the grace and is claimable after.
         const {rows} = await q.query<{sensor: number | string}>(
-          `UPDATE attune.sensor_lease SET owner = $1 || ' (released)', expires = now() + make_interval(secs => $3)
-            WHERE sensor IN (SELECT sensor FROM attune.sensor_lease WHERE owner = $1 AND sensor = ANY($4::bigint[])
+          `UPDATE attune_sensor.sensor_lease SET owner = $1 || ' (released)', expires = now() + make_interval(secs => $3)
+            WHERE sensor IN (SELECT sensor FROM attune_sensor.sensor_lease WHERE owner = $1 AND sensor = ANY($4::bigint[])
                               ORDER BY acquired DESC, sensor DESC LIMIT $2)
             RETURNING sensor`,
           [worker, ownedHere.length - share, (this.options.releaseGraceMs ?? 2000) / 1000, ownedHere],
@@ -99,13 +99,13 @@ export class SensorLeases {
       } else if (ownedHere.length < share) {
         // Each daemon walks the free sensors in its own order, so concurrent claims rarely collide.
         const {rows} = await q.query<{sensor: number | string}>(
-          `INSERT INTO attune.sensor_lease (sensor, owner, expires)
+          `INSERT INTO attune_sensor.sensor_lease (sensor, owner, expires)
            SELECT s.id, $1, now() + make_interval(secs => $2) FROM attune.sensor s
-             LEFT JOIN attune.sensor_lease l ON l.sensor = s.id
+             LEFT JOIN attune_sensor.sensor_lease l ON l.sensor = s.id
             WHERE s.id = ANY($3::bigint[]) AND (l.sensor IS NULL OR l.expires < now())
             ORDER BY md5(s.id::text || $1) LIMIT $4
            ON CONFLICT (sensor) DO UPDATE SET owner = EXCLUDED.owner, expires = EXCLUDED.expires, acquired = now()
-             WHERE attune.sensor_lease.expires < now()
+             WHERE attune_sensor.sensor_lease.expires < now()
            RETURNING sensor`,
           [worker, seconds, byClass.get(runtime), share - ownedHere.length],
         )
@@ -119,6 +119,6 @@ export class SensorLeases {
 
   /** A clean stop: everything this daemon holds is free at once. */
   async releaseAll(q: Queryable): Promise<void> {
-    await q.query("DELETE FROM attune.sensor_lease WHERE owner = $1 OR owner = $1 || ' (released)'", [this.options.worker])
+    await q.query("DELETE FROM attune_sensor.sensor_lease WHERE owner = $1 OR owner = $1 || ' (released)'", [this.options.worker])
   }
 }

@@ -55,7 +55,7 @@ describe.each(backends())('outbox relay on $name', (backend) => {
   })
 
   const produce = (n: number) => pipeline.persist({trigger: {ref: 'demo.tick'}, events: Array.from({length: n}, (_, i) => ({i}))})
-  const unsent = async () => (await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune.outbox WHERE sent_at IS NULL')).rows[0].n
+  const unsent = async () => (await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune_sensor.outbox WHERE sent_at IS NULL')).rows[0].n
 
   it.skipIf(backend.skip)('publishes every row in outbox order, marks it sent, and routes by exchange and key', async () => {
     const stored = await produce(3)
@@ -85,7 +85,7 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     expect(first.error).toMatch(/1 of .* messages were not confirmed: nacked by test/)
     expect(first.pending).toBe(1)
     const {rows} = await store.query<{attempts: number; last_error: string; sent_at: Date | null}>(
-      'SELECT attempts, last_error, sent_at FROM attune.outbox WHERE message_id = $1',
+      'SELECT attempts, last_error, sent_at FROM attune_sensor.outbox WHERE message_id = $1',
       [refused],
     )
     expect(rows[0].attempts).toBeGreaterThanOrEqual(1)
@@ -123,7 +123,7 @@ describe.each(backends())('outbox relay on $name', (backend) => {
       let locked: () => void = () => {}
       const isLocked = new Promise<void>((resolve) => (locked = resolve))
       const other = store.transaction(async (tx) => {
-        await tx.query('SELECT id FROM attune.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
+        await tx.query('SELECT id FROM attune_sensor.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
         locked()
         await released
         throw new Error('the other relay died')
@@ -151,7 +151,7 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     const isLocked = new Promise<void>((resolve) => (locked = resolve))
     // Another relay in the middle of a round: it holds the row lock until its transaction ends.
     const other = store.transaction(async (tx) => {
-      await tx.query('SELECT id FROM attune.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
+      await tx.query('SELECT id FROM attune_sensor.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
       locked()
       await released
       throw new Error('the other relay died')
@@ -232,9 +232,9 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     await produce(2)
     await new OutboxRelay(store, new LocalBus()).flush()
     await produce(1)
-    await store.query("UPDATE attune.outbox SET sent_at = now() - interval '2 days' WHERE sent_at IS NOT NULL")
+    await store.query("UPDATE attune_sensor.outbox SET sent_at = now() - interval '2 days' WHERE sent_at IS NOT NULL")
     expect(await pruneSentOutbox(store, 86_400_000)).toBe(4)
     expect(await unsent()).toBe(2)
-    expect((await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune.outbox')).rows[0].n).toBe(2)
+    expect((await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune_sensor.outbox')).rows[0].n).toBe(2)
   })
 })

@@ -154,7 +154,7 @@ describe.skipIf(skip)('outbox relay with RabbitMQ and PostgreSQL', () => {
     expect(disconnects.length).toBeGreaterThanOrEqual(1)
     expect(failures.some((message) => /Cannot connect to RabbitMQ/.test(message))).toBe(true)
 
-    const {rows} = await store.query<{message_id: string}>('SELECT message_id FROM attune.outbox')
+    const {rows} = await store.query<{message_id: string}>('SELECT message_id FROM attune_sensor.outbox')
     // Every event is enforced by demo.page when usage > 90: 4 of every 10.
     expect(rows.length).toBe(produced + (produced / 10) * 4)
     const got = await drain('attune_test_outage', rows.length)

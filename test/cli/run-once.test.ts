@@ -33,14 +33,14 @@ async function counts() {
     const {rows} = await store.query<{event: number; enforcement: number; outbox: number; unsent: number}>(`SELECT
       (SELECT count(*)::int FROM attune.event) AS event,
       (SELECT count(*)::int FROM attune.enforcement) AS enforcement,
-      (SELECT count(*)::int FROM attune.outbox) AS outbox,
-      (SELECT count(*)::int FROM attune.outbox WHERE sent_at IS NULL) AS unsent`)
+      (SELECT count(*)::int FROM attune_sensor.outbox) AS outbox,
+      (SELECT count(*)::int FROM attune_sensor.outbox WHERE sent_at IS NULL) AS unsent`)
     return rows[0]
   })
 }
 
 async function clearEvents() {
-  await withStore((store) => store.exec('TRUNCATE attune.outbox, attune.enforcement, attune.event RESTART IDENTITY'))
+  await withStore((store) => store.exec('TRUNCATE attune_sensor.outbox, attune.enforcement, attune.event RESTART IDENTITY'))
 }
 
 describe('attune sensor run-once', () => {

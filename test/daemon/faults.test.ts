@@ -52,10 +52,10 @@ const pack = writePack(join(home, 'pack'), {
 })
 
 async function eventMessageIds(): Promise<string[]> {
-  return (await db.query<{message_id: string}>("SELECT message_id FROM attune.outbox WHERE routing_key = 'event.created'")).rows.map((row) => row.message_id)
+  return (await db.query<{message_id: string}>("SELECT message_id FROM attune_sensor.outbox WHERE routing_key = 'event.created'")).rows.map((row) => row.message_id)
 }
 async function unsent(): Promise<number> {
-  return Number((await db.query<{count: string}>('SELECT count(*) FROM attune.outbox WHERE sent_at IS NULL')).rows[0].count)
+  return Number((await db.query<{count: string}>('SELECT count(*) FROM attune_sensor.outbox WHERE sent_at IS NULL')).rows[0].count)
 }
 async function eventCount(): Promise<number> {
   return Number((await db.query<{count: string}>('SELECT count(*) FROM attune.event')).rows[0].count)
@@ -198,10 +198,10 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     expect(exitCode).toBe(0)
     const {rows} = await db.query<{events: string; event_messages: string; enforcements: string; enforcement_messages: string; unsent: string}>(`
       SELECT (SELECT count(*) FROM attune.event) AS events,
-             (SELECT count(*) FROM attune.outbox WHERE routing_key = 'event.created') AS event_messages,
+             (SELECT count(*) FROM attune_sensor.outbox WHERE routing_key = 'event.created') AS event_messages,
              (SELECT count(*) FROM attune.enforcement) AS enforcements,
-             (SELECT count(*) FROM attune.outbox WHERE routing_key = 'enforcement.created') AS enforcement_messages,
-             (SELECT count(*) FROM attune.outbox WHERE sent_at IS NULL) AS unsent`)
+             (SELECT count(*) FROM attune_sensor.outbox WHERE routing_key = 'enforcement.created') AS enforcement_messages,
+             (SELECT count(*) FROM attune_sensor.outbox WHERE sent_at IS NULL) AS unsent`)
     expect(rows[0].events).toBe(rows[0].event_messages)
     expect(rows[0].enforcements).toBe(rows[0].enforcement_messages)
     expect(rows[0].enforcements).toBe(rows[0].events) // one rule matches every event

@@ -37,7 +37,7 @@ const daemons = new Map<string, DaemonProcess>()
 
 async function owners(): Promise<Map<string, string[]>> {
   const {rows} = await db.query<{owner: string; ref: string}>(
-    `SELECT l.owner, s.ref FROM attune.sensor_lease l JOIN attune.sensor s ON s.id = l.sensor WHERE l.expires > now() AND l.owner NOT LIKE '% (released)'`,
+    `SELECT l.owner, s.ref FROM attune_sensor.sensor_lease l JOIN attune.sensor s ON s.id = l.sensor WHERE l.expires > now() AND l.owner NOT LIKE '% (released)'`,
   )
   const byOwner = new Map<string, string[]>()
   for (const row of rows) byOwner.set(row.owner, [...(byOwner.get(row.owner) ?? []), row.ref])

@@ -35,7 +35,7 @@ export async function tableCounts(q: Queryable): Promise<{event: number; enforce
   const {rows} = await q.query<{event: number; enforcement: number; outbox: number}>(`SELECT
     (SELECT count(*)::int FROM attune.event) AS event,
     (SELECT count(*)::int FROM attune.enforcement) AS enforcement,
-    (SELECT count(*)::int FROM attune.outbox) AS outbox`)
+    (SELECT count(*)::int FROM attune_sensor.outbox) AS outbox`)
   return rows[0]
 }
 

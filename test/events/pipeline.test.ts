@@ -57,7 +57,7 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     })
 
     const outbox = (await store.query<{exchange: string; routing_key: string; message_id: string; message: Message; sent_at: Date | null}>(
-      'SELECT * FROM attune.outbox ORDER BY id',
+      'SELECT * FROM attune_sensor.outbox ORDER BY id',
     )).rows
     expect(outbox.map((row) => [row.exchange, row.routing_key, row.sent_at])).toEqual([
       ['attune.events', 'event.created', null],
@@ -175,7 +175,7 @@ describe.each(backends())('event pipeline on $name', (backend) => {
         IF NEW.message->'payload'->'payload'->>'boom' = 'yes' THEN RAISE EXCEPTION 'refused by test'; END IF;
         RETURN NEW;
       END $$;
-      CREATE TRIGGER test_refuse BEFORE INSERT ON attune.outbox FOR EACH ROW EXECUTE FUNCTION attune.test_refuse();`)
+      CREATE TRIGGER test_refuse BEFORE INSERT ON attune_sensor.outbox FOR EACH ROW EXECUTE FUNCTION attune.test_refuse();`)
     try {
       const pipeline = new EventPipeline(store)
       await expect(
@@ -186,7 +186,7 @@ describe.each(backends())('event pipeline on $name', (backend) => {
       ).rejects.toThrow(/refused by test/)
       expect(await tableCounts(store)).toEqual({event: 0, enforcement: 0, outbox: 0})
     } finally {
-      await store.exec('DROP TRIGGER test_refuse ON attune.outbox; DROP FUNCTION attune.test_refuse();')
+      await store.exec('DROP TRIGGER test_refuse ON attune_sensor.outbox; DROP FUNCTION attune.test_refuse();')
     }
   })
 

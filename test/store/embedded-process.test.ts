@@ -17,7 +17,7 @@ describe('the embedded database in a child process', () => {
       console.log('PARENT RAN')
       const server = await startEmbeddedDatabaseProcess(process.env.HOME_DIR)
       const store = await openPgStore(server.url, {max: 1})
-      const {rows} = await store.query("SELECT count(*)::int AS n FROM attune.schema_migrations")
+      const {rows} = await store.query("SELECT count(*)::int AS n FROM attune_sensor.schema_migrations")
       console.log('MIGRATIONS', rows[0].n)
       await store.close()
       await server.close()`

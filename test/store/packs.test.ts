@@ -338,7 +338,7 @@ describe.each(backends())('packs on $name', (backend) => {
   it.skipIf(backend.skip)('announces rule changes through the outbox in the same transaction, and only real changes', async () => {
     const messages = async () =>
       (await store.query<{routing_key: string; exchange: string; message: {message_type: string; payload: Record<string, unknown>}}>(
-        'SELECT routing_key, exchange, message FROM attune.outbox ORDER BY id',
+        'SELECT routing_key, exchange, message FROM attune_sensor.outbox ORDER BY id',
       )).rows
     const dir = examplePack()
     const dry = await registerPacks(store, [dir], {dryRun: true})
@@ -416,7 +416,7 @@ describe.each(backends())('packs on $name', (backend) => {
     // demo.tick left the folder too, but the remaining rules still fire on it.
     expect(pruned.stale).toEqual([{kind: 'trigger', ref: 'demo.tick', pack_ref: 'demo', kept_because: 'still used by rule demo.on_tick'}])
     expect(await counts(store)).toEqual({...before, rule: before.rule - 1, sensor: before.sensor - 1, trigger: before.trigger - 1})
-    const deleted = await store.query<{payload: {rule_ref: string}}>("SELECT message->'payload' AS payload FROM attune.outbox WHERE routing_key = 'rule.deleted'")
+    const deleted = await store.query<{payload: {rule_ref: string}}>("SELECT message->'payload' AS payload FROM attune_sensor.outbox WHERE routing_key = 'rule.deleted'")
     expect(deleted.rows.map((r) => r.payload.rule_ref)).toEqual(['demo.extra_rule'])
     // Another pack's rows are never touched.
     expect((await registerPacks(store, [dir], {prune: true})).summary.deleted).toBe(0)

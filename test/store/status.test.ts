@@ -29,7 +29,7 @@ async function worker(store: Store, name: string, heartbeatSecondsAgo: number, c
 
 async function state(store: Store, ref: string, owner: string, polls: number): Promise<void> {
   await store.query(
-    `INSERT INTO attune.sensor_state (sensor, sensor_ref, owner, state, polls, last_poll)
+    `INSERT INTO attune_sensor.sensor_state (sensor, sensor_ref, owner, state, polls, last_poll)
      SELECT id, ref, $2, 'running', $3, now() FROM attune.sensor WHERE ref = $1`,
     [ref, owner, polls],
   )
@@ -37,7 +37,7 @@ async function state(store: Store, ref: string, owner: string, polls: number): P
 
 async function lease(store: Store, ref: string, owner: string, expiresInSeconds: number): Promise<void> {
   await store.query(
-    `INSERT INTO attune.sensor_lease (sensor, owner, expires)
+    `INSERT INTO attune_sensor.sensor_lease (sensor, owner, expires)
      SELECT id, $2, now() + make_interval(secs => $3) FROM attune.sensor WHERE ref = $1`,
     [ref, owner, expiresInSeconds],
   )

@@ -18,7 +18,7 @@ import type {Bus, PublishResult, WireMessage} from './types.js'
 export async function enqueueMessages(q: Queryable, messages: readonly OutboundMessage[]): Promise<number> {
   if (messages.length === 0) return 0
   const {rowCount} = await q.query(
-    `INSERT INTO attune.outbox (exchange, routing_key, message_id, message)
+    `INSERT INTO attune_sensor.outbox (exchange, routing_key, message_id, message)
      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::jsonb[])
      ON CONFLICT (message_id) DO NOTHING`,
     [
@@ -33,14 +33,14 @@ export async function enqueueMessages(q: Queryable, messages: readonly OutboundM
 
 /** Rows not yet confirmed by the bus. */
 export async function pendingOutboxCount(q: Queryable): Promise<number> {
-  const {rows} = await q.query<{n: number}>('SELECT count(*)::int AS n FROM attune.outbox WHERE sent_at IS NULL')
+  const {rows} = await q.query<{n: number}>('SELECT count(*)::int AS n FROM attune_sensor.outbox WHERE sent_at IS NULL')
   return rows[0].n
 }
 
 /** Deletes rows sent longer than `olderThanMs` ago; returns how many. */
 export async function pruneSentOutbox(q: Queryable, olderThanMs: number): Promise<number> {
   const {rowCount} = await q.query(
-    "DELETE FROM attune.outbox WHERE sent_at IS NOT NULL AND sent_at < now() - $1::double precision * interval '1 millisecond'",
+    "DELETE FROM attune_sensor.outbox WHERE sent_at IS NOT NULL AND sent_at < now() - $1::double precision * interval '1 millisecond'",
     [olderThanMs],
   )
   return rowCount
@@ -157,7 +157,7 @@ export class OutboxRelay {
                 attempts AS retry_count,
                 CASE WHEN attempts > 0 THEN jsonb_set(message, '{headers,retry_count}', to_jsonb(attempts))::text
                      ELSE message::text END AS body
-           FROM attune.outbox
+           FROM attune_sensor.outbox
           WHERE sent_at IS NULL
           ORDER BY id LIMIT $1
           FOR NO KEY UPDATE SKIP LOCKED`,
@@ -173,7 +173,7 @@ export class OutboxRelay {
       }
       const byMessage = new Map(rows.map((row) => [row.message_id, row.id]))
       if (result.confirmed.length > 0) {
-        await tx.query('UPDATE attune.outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [
+        await tx.query('UPDATE attune_sensor.outbox SET sent_at = now(), updated = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [
           result.confirmed.map((id) => byMessage.get(id)),
         ])
       }
@@ -301,7 +301,7 @@ export class OutboxRelay {
 
 async function recordFailures(tx: Queryable, rows: Array<{id: number; error: string}>): Promise<void> {
   await tx.query(
-    `UPDATE attune.outbox o SET attempts = o.attempts + 1, last_error = f.error
+    `UPDATE attune_sensor.outbox o SET attempts = o.attempts + 1, updated = now(), last_error = f.error
        FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE o.id = f.id`,
     [rows.map((r) => r.id), rows.map((r) => r.error.slice(0, 2000))],
   )

@@ -147,7 +147,7 @@ ins_enf AS (
   RETURNING id
 ),
 ins_out AS (
-  INSERT INTO attune.outbox (exchange, routing_key, message_id, message)
+  INSERT INTO attune_sensor.outbox (exchange, routing_key, message_id, message)
   SELECT '${EVENTS_EXCHANGE}', 'event.created', message_id, jsonb_build_object(
            'message_id', message_id, 'correlation_id', message_id, 'message_type', 'event.created',
            'version', '1.0', 'timestamp', $15::text,

@@ -1,3 +1,4 @@
+import {PGLITE_EXTENSIONS} from './pglite-extensions.js'
 import {PGLiteSocketServer} from '@electric-sql/pglite-socket'
 import {PGlite} from '@electric-sql/pglite'
 import {existsSync, mkdirSync, rmSync} from 'node:fs'
@@ -52,7 +53,7 @@ export async function serveEmbeddedDatabase(home: string, options: {maxConnectio
   let db: PGlite | undefined
   let server: PGLiteSocketServer | undefined
   try {
-    db = await PGlite.create({dataDir})
+    db = await PGlite.create({dataDir, extensions: PGLITE_EXTENSIONS})
     const socketPath = embeddedSocketPath(home)
     mkdirSync(embeddedSocketDir(home), {recursive: true, mode: 0o700})
     // We hold the lock, so a socket file here belongs to a process that is gone.

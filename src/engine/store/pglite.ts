@@ -1,3 +1,4 @@
+import {PGLITE_EXTENSIONS} from './pglite-extensions.js'
 import {PGlite, type Transaction} from '@electric-sql/pglite'
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
@@ -31,7 +32,7 @@ export async function openPgliteStore(dataDir: string): Promise<Store> {
   const lock = acquireDataDirLock(lockPathFor(dataDir), dataDir)
   let db: PGlite
   try {
-    db = await PGlite.create({dataDir})
+    db = await PGlite.create({dataDir, extensions: PGLITE_EXTENSIONS})
   } catch (error) {
     lock.release()
     throw new AbortError(`Cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, {

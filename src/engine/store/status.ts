@@ -54,8 +54,8 @@ export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
             COALESCE(st.failures, 0)::int AS failures, COALESCE(st.events, 0)::int AS events,
             st.last_poll, st.last_duration_ms, st.last_error, st.next_poll
        FROM attune.sensor s
-       LEFT JOIN attune.sensor_state st ON st.sensor = s.id
-       LEFT JOIN attune.sensor_lease l ON l.sensor = s.id AND l.expires > now() AND l.owner NOT LIKE '% (released)'
+       LEFT JOIN attune_sensor.sensor_state st ON st.sensor = s.id
+       LEFT JOIN attune_sensor.sensor_lease l ON l.sensor = s.id AND l.expires > now() AND l.owner NOT LIKE '% (released)'
       CROSS JOIN LATERAL (SELECT COALESCE(l.owner, st.owner) AS owner, l.owner IS NOT NULL AS leased) o
        LEFT JOIN attune.worker w ON w.name = o.owner
       ORDER BY s.ref`,
