@@ -9,10 +9,13 @@
  * 3. the rule matches when the value is truthy. Any error (syntax, an unknown variable or
  *    field, a type error) makes it not match.
  */
+import type {EventInfo} from '../types.js'
 import {ExpressionError} from './errors.js'
 import {evaluateRaw} from './evaluate.js'
 import {parseExpression, type ExpressionAst} from './parser.js'
 import {formatNumber, isTruthy, ownKeys, toPlain, trimWhitespace, typeOf} from './values.js'
+
+export type {EventInfo}
 
 /** The `event` variable of a rule expression. */
 export interface RuleEvent {
@@ -21,13 +24,6 @@ export interface RuleEvent {
   trigger_ref: string | null
   payload: unknown
   created: string
-}
-
-/** What a caller may know about an event besides its payload; the rest is filled in. */
-export interface EventInfo {
-  id?: number | string | null
-  trigger_ref?: string | null
-  created?: string | Date
 }
 
 /** The decision on one expression: `value` when it evaluated, `error` when it did not. */
