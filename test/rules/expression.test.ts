@@ -597,6 +597,8 @@ describe('expression conditions in rules', () => {
     const [rule] = parseRules('ref: p.r\ntrigger: {type: t.x}\naction: {ref: a.y}\nconditions: {expression: "{{ event.id * 2 }}"}\n', 'r.yaml')
     const trace = explain(rule.compiled, {}, {id: 21}).trace.children[0] as ExpressionTrace
     expect(trace).toMatchObject({value: 42, result: true, reason: 'value 42 is truthy'})
+    expect(evaluate(rule.compiled, {}, {id: 21})).toBe(true)
+    expect(evaluate(compileRule(rule.rule, {codegen: false}), {}, {id: 21})).toBe(true)
     expect(evaluate(rule.compiled, {}, {id: 0})).toBe(false)
     expect(evaluate(rule.compiled, {})).toBe(false) // null * 2 is a type error
   })
@@ -614,6 +616,18 @@ describe('expression conditions in rules', () => {
       const payload = {n}
       const expected = n === 1 || n === 4
       expect([evaluate(generated, payload), evaluate(closures, payload), explain(generated, payload).matched]).toEqual([expected, expected, expected])
+    }
+  })
+
+  it('passes the event through groups of every size, on both fast paths', () => {
+    for (const size of [1, 2, 3, 5]) {
+      const children = Array.from({length: size}, () => ({expression: '{{ event.id == 5 }}'}))
+      for (const tree of [{all: children}, {any: children}] as ConditionGroup[]) {
+        for (const codegen of [true, false]) {
+          const compiled = compileConditions(tree, {codegen})
+          expect([evaluate(compiled, {}, {id: 5}), evaluate(compiled, {}, {id: 4})], `${size} ${Object.keys(tree)[0]} codegen ${codegen}`).toEqual([true, false])
+        }
+      }
     }
   })
 
