@@ -19,6 +19,12 @@ function nodeLine(node: TraceNode): string {
     const passed = node.children.filter((child) => child.result).length
     return `${mark(node.result)} ${chalk.bold(node.group)} ${chalk.dim(`(${passed} of ${node.children.length} true)`)}`
   }
+  if ('expression' in node) {
+    // One line however the expression was written (a YAML block may span several).
+    const text = node.expression.replace(/\s+/g, ' ').trim()
+    const shown = text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 1)}…` : text
+    return `${mark(node.result)} ${chalk.magenta('expression')} ${chalk.cyan(shown)}  ${chalk.dim('·')} ${chalk.dim(node.reason)}`
+  }
   const expected = node.expected === undefined ? '' : ` ${chalk.yellow(show(node.expected))}`
   const actual = 'actual' in node ? `${chalk.dim('actual')} ${show(node.actual)} ${chalk.dim('·')} ` : ''
   return `${mark(node.result)} ${chalk.cyan(node.field)} ${node.operator}${expected}  ${chalk.dim('·')} ${actual}${chalk.dim(node.reason)}`

@@ -21,7 +21,8 @@ EVENT is the payload a sensor emits, as a JSON object: a file path (.json, .yaml
 or inline JSON.
 
 For each condition the output shows field, operator, expected value, actual value, result and
-the reason (missing field, type mismatch, ...).
+the reason (missing field, type mismatch, ...); for an expression condition ({expression:
+"{{ ... }}"}, Attune's expression language over event.payload), its value or its error.
 
 Exit codes: 0 a rule matched, 1 no rule matched, 2 bad input (unreadable file, invalid YAML or
 JSON, unknown operator, invalid regex, bad field path, unknown rule or trigger: the message

@@ -6,7 +6,7 @@
  * daemon, `attune pack register`) is seen by the next batch, with no message needed.
  */
 import {compileStoredRule} from '../rules/eval.js'
-import type {CompiledRule, ConditionGroup, ConditionNode, GroupTrace} from '../rules/index.js'
+import type {CompiledRule, ConditionGroup, ConditionNode, EventInfo, GroupTrace} from '../rules/index.js'
 import {errorMessage} from '../errors.js'
 import type {RuleRow} from '../store/queries.js'
 import type {Queryable} from '../store/types.js'
@@ -24,8 +24,9 @@ export interface ActiveRule {
   condition: 'all' | 'any'
   conditions: ConditionNode[]
   compiled: CompiledRule
-  test(payload: unknown): boolean
-  explain(payload: unknown): {matched: boolean; trace: GroupTrace}
+  /** `event`: what is known of the event besides its payload (for expression conditions). */
+  test(payload: unknown, event?: EventInfo): boolean
+  explain(payload: unknown, event?: EventInfo): {matched: boolean; trace: GroupTrace}
 }
 
 export interface RuleLoad {
@@ -51,8 +52,8 @@ export function activateRule(row: RuleRow, version = ''): ActiveRule {
     conditions: 'all' in group ? group.all : group.any,
     compiled,
     test: conditions.test,
-    explain(payload) {
-      const trace = conditions.explain(payload)
+    explain(payload, event) {
+      const trace = conditions.explain(payload, event)
       return {matched: trace.result, trace}
     },
   }

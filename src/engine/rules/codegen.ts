@@ -15,7 +15,7 @@
  */
 import {MATCH, type Check} from './operators.js'
 import type {PathSegment} from './path.js'
-import type {JsonValue, OperatorName} from './types.js'
+import type {EventInfo, JsonValue, OperatorName} from './types.js'
 
 /** What the generator needs to know about one compiled leaf. */
 export interface LeafPlan {
@@ -26,12 +26,18 @@ export interface LeafPlan {
   check: Check
 }
 
+/** An expression condition: its compiled test is called with the payload and event info. */
+export interface ExpressionPlan {
+  kind: 'expression'
+  test: (payload: unknown, event?: EventInfo) => boolean
+}
+
 export interface GroupPlan {
   kind: 'all' | 'any'
   children: Plan[]
 }
 
-export type Plan = LeafPlan | GroupPlan
+export type Plan = LeafPlan | ExpressionPlan | GroupPlan
 
 /** Deeper trees fall back to closures rather than risk the parser's recursion limit. */
 const MAX_DEPTH = 64
@@ -39,7 +45,7 @@ const MAX_DEPTH = 64
 const MAX_INLINE_LIST = 16
 
 /** Generate the test, or `undefined` if the plan is too deep or code generation is off. */
-export function generateTest(plan: Plan): ((payload: unknown) => boolean) | undefined {
+export function generateTest(plan: Plan): ((payload: unknown, event?: EventInfo) => boolean) | undefined {
   if (depth(plan) > MAX_DEPTH) return undefined
   const captured: unknown[] = []
   const capture = (value: unknown): string => {
@@ -48,20 +54,21 @@ export function generateTest(plan: Plan): ((payload: unknown) => boolean) | unde
   }
   const body = expression(plan, capture)
   const bindings = captured.map((_, i) => `const k${i} = K[${i}];`).join('\n')
-  const source = `'use strict';\n${bindings}\nreturn function test(p) {\n  let v;\n  return ${body};\n};`
+  const source = `'use strict';\n${bindings}\nreturn function test(p, e) {\n  let v;\n  return ${body};\n};`
   try {
-    return new Function('K', source)(captured) as (payload: unknown) => boolean
+    return new Function('K', source)(captured) as (payload: unknown, event?: EventInfo) => boolean
   } catch {
     return undefined
   }
 }
 
 function depth(plan: Plan): number {
-  return plan.kind === 'leaf' ? 1 : 1 + Math.max(0, ...plan.children.map(depth))
+  return plan.kind === 'leaf' || plan.kind === 'expression' ? 1 : 1 + Math.max(0, ...plan.children.map(depth))
 }
 
 function expression(plan: Plan, capture: (value: unknown) => string): string {
   if (plan.kind === 'leaf') return leafExpression(plan, capture)
+  if (plan.kind === 'expression') return `${capture(plan.test)}(p, e)`
   if (plan.children.length === 0) return plan.kind === 'all' ? 'true' : 'false'
   const parts = plan.children.map((child) => expression(child, capture))
   return `(${parts.join(plan.kind === 'all' ? ' && ' : ' || ')})`

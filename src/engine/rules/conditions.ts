@@ -3,13 +3,15 @@
  * and `{field, operator, value}` leaves, with canonical field paths and operator names.
  *
  * Attune form: a list means all; `{all: [...]}` / `{any: [...]}` nest to any depth; a leaf is
- * `{field, operator, value}`. StackStorm form: `criteria` maps a field to `{type, pattern}`,
+ * `{field, operator, value}` or `{expression: "{{ ... }}"}` (Attune's expression language,
+ * parsed here so a syntax error names the file and line). StackStorm form: `criteria` maps a field to `{type, pattern}`,
  * all of them ANDed.
  */
 import {type DocPath, type Locate, ruleError} from './location.js'
 import {OperandError, operatorSpec, OPERATORS_HINT, resolveOperator, unknownOperatorMessage} from './operators.js'
+import {ExpressionError, parseCriteria, stripTemplate} from './expression/index.js'
 import {FieldPathError, parseFieldPath} from './path.js'
-import type {ConditionGroup, ConditionLeaf, ConditionNode, JsonValue} from './types.js'
+import type {ConditionExpression, ConditionGroup, ConditionLeaf, ConditionNode, JsonValue} from './types.js'
 
 export interface ConditionContext {
   locate: Locate
@@ -25,15 +27,16 @@ function isMapping(value: unknown): value is Record<string, unknown> {
 export function normaliseConditions(raw: unknown, path: DocPath, ctx: ConditionContext): ConditionGroup {
   if (raw === undefined || raw === null) return {all: []}
   const node = normaliseNode(raw, path, ctx)
-  return 'field' in node ? {all: [node]} : node
+  return 'all' in node || 'any' in node ? node : {all: [node]}
 }
 
 function normaliseNode(raw: unknown, path: DocPath, ctx: ConditionContext): ConditionNode {
   if (Array.isArray(raw)) return {all: raw.map((child, i) => normaliseNode(child, [...path, i], ctx))}
   if (!isMapping(raw)) {
-    throw ruleError(ctx.locate(path), `expected a condition ({field, operator, value}, {all: [...]}, {any: [...]} or a list), got ${describe(raw)}`)
+    throw ruleError(ctx.locate(path), `expected a condition ({field, operator, value}, {expression}, {all: [...]}, {any: [...]} or a list), got ${describe(raw)}`)
   }
   const keys = Object.keys(raw)
+  if (keys.includes('expression')) return makeExpression(raw, keys, path, ctx)
   if (keys.includes('all') || keys.includes('any')) {
     if (keys.length !== 1) {
       throw ruleError(ctx.locate(path), `a group has exactly one key, all or any; found ${keys.join(', ')}`)
@@ -46,7 +49,7 @@ function normaliseNode(raw: unknown, path: DocPath, ctx: ConditionContext): Cond
   }
   for (const key of keys) {
     if (key !== 'field' && key !== 'operator' && key !== 'value') {
-      throw ruleError(ctx.locate([...path, key]), 'unknown key in a condition (expected field, operator, value, or a group all/any)')
+      throw ruleError(ctx.locate([...path, key]), 'unknown key in a condition (expected field, operator, value, an expression, or a group all/any)')
     }
   }
   if (raw.field === undefined) throw ruleError(ctx.locate(path), 'condition has no field')
@@ -82,6 +85,34 @@ export function normaliseCriteria(raw: unknown, path: DocPath, ctx: ConditionCon
     )
   }
   return {all: leaves}
+}
+
+/** `{expression: "..."}`: the only key, a string, and an expression that parses. */
+function makeExpression(raw: Record<string, unknown>, keys: string[], path: DocPath, ctx: ConditionContext): ConditionExpression {
+  if (keys.length !== 1) {
+    const other = keys.find((key) => key !== 'expression')!
+    throw ruleError(ctx.locate([...path, other]), `an expression condition has one key, expression; found ${keys.join(', ')}`)
+  }
+  const at = [...path, 'expression']
+  const text = raw.expression
+  if (typeof text !== 'string') throw ruleError(ctx.locate(at), `expression must be a string, got ${describe(text)}`)
+  checkExpression(text, ctx.locate(at))
+  const node: ConditionExpression = {expression: text}
+  ctx.sources?.set(node, path)
+  return node
+}
+
+/**
+ * Throws the rule error for an expression that does not parse, naming where it is. The message
+ * quotes the expression without its `{{ }}`: the position counts from there.
+ */
+export function checkExpression(text: string, where: string): void {
+  try {
+    parseCriteria(text)
+  } catch (error) {
+    if (error instanceof ExpressionError) throw ruleError(where, `invalid expression ${JSON.stringify(stripTemplate(text))}: ${error.detail}`, error)
+    throw error
+  }
 }
 
 interface RawLeaf {

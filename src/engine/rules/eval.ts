@@ -11,7 +11,7 @@ import {normaliseConditions} from './conditions.js'
 import {explain} from './evaluate.js'
 import {plainLocator} from './location.js'
 import {loadRuleFile} from './parse.js'
-import type {CompiledRule, GroupTrace, JsonObject, LoadedRule, RuleDefinition} from './types.js'
+import type {CompiledRule, EventInfo, GroupTrace, JsonObject, LoadedRule, RuleDefinition} from './types.js'
 
 /** One rule's decision on the payload. */
 export interface RuleEvaluation {
@@ -38,6 +38,8 @@ export interface RuleEvalResult {
 export interface RuleEvalOptions {
   /** Only the rule with this ref (a file may hold several rules). */
   ref?: string
+  /** What is known of the event besides its payload, for expression conditions. */
+  event?: EventInfo
 }
 
 /**
@@ -54,7 +56,7 @@ export function evaluateRules(loaded: LoadedRule[], payload: unknown, options: R
     })
   }
   const rules = selected.map(({rule, compiled, source}): RuleEvaluation => {
-    const {matched, trace} = explain(compiled, payload)
+    const {matched, trace} = explain(compiled, payload, options.event)
     return {
       ref: rule.ref,
       label: rule.label,
@@ -145,8 +147,8 @@ export function compileStoredRule(row: StoredRuleRow, options: CompileOptions = 
   return compileRule(ruleDefinitionFromRow(row), {locate: (_node, position) => `rule ${row.ref}: ${position}`, ...options})
 }
 
-function evaluateStored(row: StoredRuleRow, compiled: CompiledRule, payload: unknown): StoredRuleEvaluation {
-  const {matched, trace} = explain(compiled, payload)
+function evaluateStored(row: StoredRuleRow, compiled: CompiledRule, payload: unknown, event?: EventInfo): StoredRuleEvaluation {
+  const {matched, trace} = explain(compiled, payload, event)
   return {
     id: row.id,
     ref: row.ref,
@@ -161,7 +163,7 @@ function evaluateStored(row: StoredRuleRow, compiled: CompiledRule, payload: unk
 }
 
 /** `attune rule eval REF`: one registered rule (enabled or not) against the payload. */
-export async function evaluateRegisteredRule(q: Queryable, ref: string, payload: unknown): Promise<StoredRuleEvalResult> {
+export async function evaluateRegisteredRule(q: Queryable, ref: string, payload: unknown, event?: EventInfo): Promise<StoredRuleEvalResult> {
   const row = await getRule(q, ref)
   if (!row) {
     throw new AbortError(`no rule ${JSON.stringify(ref)} is registered (and there is no file of that name)`, {
@@ -169,7 +171,7 @@ export async function evaluateRegisteredRule(q: Queryable, ref: string, payload:
       hint: 'List the registered rules with `attune rule list`, or pass the path of a rule file.',
     })
   }
-  const evaluation = evaluateStored(row, compileStoredRule(row, {codegen: false}), payload)
+  const evaluation = evaluateStored(row, compileStoredRule(row, {codegen: false}), payload, event)
   return {matched: evaluation.matched, rules: [evaluation], warnings: []}
 }
 
@@ -177,7 +179,7 @@ export async function evaluateRegisteredRule(q: Queryable, ref: string, payload:
  * `attune rule eval --trigger REF`: every enabled rule of a registered trigger, as the daemon
  * would match an event of it. A rule that does not compile is skipped with a warning.
  */
-export async function evaluateTriggerRules(q: Queryable, triggerRef: string, payload: unknown): Promise<StoredRuleEvalResult> {
+export async function evaluateTriggerRules(q: Queryable, triggerRef: string, payload: unknown, event?: EventInfo): Promise<StoredRuleEvalResult> {
   if (!(await getTrigger(q, triggerRef))) {
     throw new AbortError(`no trigger ${JSON.stringify(triggerRef)} is registered`, {
       code: 'trigger_not_found',
@@ -194,7 +196,7 @@ export async function evaluateTriggerRules(q: Queryable, triggerRef: string, pay
       warnings.push(`rule ${row.ref} skipped: ${(error as Error).message}`)
       continue
     }
-    rules.push(evaluateStored(row, compiled, payload))
+    rules.push(evaluateStored(row, compiled, payload, event))
   }
   return {matched: rules.some((r) => r.matched), trigger_ref: triggerRef, rules, warnings}
 }

@@ -47,7 +47,16 @@ export interface ConditionLeaf {
 /** `all` (every child true; empty is true) or `any` (some child true; empty is false). */
 export type ConditionGroup = {all: ConditionNode[]} | {any: ConditionNode[]}
 
-export type ConditionNode = ConditionLeaf | ConditionGroup
+/**
+ * A condition in Attune's expression language, as Attune writes it:
+ * `{expression: "{{ event.payload.count > 2 }}"}`. The text is kept as written (the `{{ }}` are
+ * optional); it is true when the value is truthy, false on any evaluation error.
+ */
+export interface ConditionExpression {
+  expression: string
+}
+
+export type ConditionNode = ConditionLeaf | ConditionGroup | ConditionExpression
 
 /**
  * A rule in its one normalised form (snake_case, as stored in the `rule` table).
@@ -82,7 +91,20 @@ export interface GroupTrace {
   children: TraceNode[]
 }
 
-export type TraceNode = LeafTrace | GroupTrace
+/**
+ * Why an expression came out as it did: its value (absent when evaluation failed) and the
+ * reason (`value 3 is truthy`, or the error, which makes it false).
+ */
+export interface ExpressionTrace {
+  expression: string
+  value?: unknown
+  result: boolean
+  reason: string
+  /** Set when the expression could not be evaluated (unknown variable or field, type error...). */
+  error?: string
+}
+
+export type TraceNode = LeafTrace | GroupTrace | ExpressionTrace
 
 /** The answer of `explain()`. */
 export interface Explanation {
@@ -90,17 +112,31 @@ export interface Explanation {
   trace: GroupTrace
 }
 
-/** A condition tree compiled into closures; built once, evaluated per event. */
+/**
+ * What is known of an event besides its payload, for expressions (their `event` variable).
+ * Anything left out is filled in: id null, the rule's trigger, created now.
+ */
+export interface EventInfo {
+  id?: number | string | null
+  trigger_ref?: string | null
+  /** RFC 3339 text (used as given) or a time. */
+  created?: string | Date
+}
+
+/**
+ * A condition tree compiled into closures; built once, evaluated per event. Only expression
+ * conditions read `event`; field conditions see the payload alone.
+ */
 export interface CompiledCondition {
   /** Fast path: no allocation beyond what the operator itself needs. */
-  readonly test: (payload: unknown) => boolean
+  readonly test: (payload: unknown, event?: EventInfo) => boolean
   /** Slow path: evaluates every child (no short-circuit) so the trace is complete. */
-  readonly explain: (payload: unknown) => TraceNode
+  readonly explain: (payload: unknown, event?: EventInfo) => TraceNode
 }
 
 /** A compiled group: the root of every compiled rule. */
 export interface CompiledGroup extends CompiledCondition {
-  readonly explain: (payload: unknown) => GroupTrace
+  readonly explain: (payload: unknown, event?: EventInfo) => GroupTrace
 }
 
 /** A normalised rule and its compiled conditions. */
