@@ -1,5 +1,5 @@
-import {existsSync, readdirSync, statSync} from 'node:fs'
-import {extname, join, resolve} from 'node:path'
+import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
+import {extname, isAbsolute, join, relative, resolve} from 'node:path'
 import {inferRuntime} from '../sensor/runtimes.js'
 import {FieldError, PackError, type FieldPath, type PackProblem} from './errors.js'
 import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
@@ -20,15 +20,17 @@ export interface PackDefinition {
   ref: string
   label: string
   description: string | null
-  version: string | null
+  /** Semantic version (Attune's database requires one); `0.0.0` when the file has none. */
+  version: string
   conf_schema: JsonSchema | null
   config: Record<string, unknown> | null
   meta: Record<string, unknown> | null
   tags: string[]
   runtime_deps: string[]
+  dependencies: string[]
   is_standard: boolean
-  enabled: boolean
-  path: string
+  /** Absolute path of the pack folder (Attune's `pack.storage_path`). */
+  storage_path: string
   source: ItemSource
 }
 
@@ -37,12 +39,10 @@ export interface RuntimeDefinition {
   pack_ref: string
   name: string
   description: string | null
-  runtime_type: string | null
   aliases: string[]
   distributions: Record<string, unknown>
   installation: unknown
   execution_config: unknown
-  versions: unknown
   source: ItemSource
 }
 
@@ -62,8 +62,10 @@ export interface SensorDefinition {
   pack_ref: string
   label: string
   description: string | null
-  /** Absolute path: the entry point resolved against the pack's sensors folder. */
+  /** As written (Attune stores the file name): resolved against the pack's `sensors/` folder. */
   entrypoint: string
+  /** The entry point's absolute path (inside `sensors/`), or null for a builtin sensor. */
+  entry_path: string | null
   /** The runtime as written (`runner_type`), or inferred from the entry point's file. */
   runner_type: string
   trigger_types: string[]
@@ -78,13 +80,30 @@ export interface SensorDefinition {
   source: ItemSource
 }
 
+export interface ActionDefinition {
+  ref: string
+  pack_ref: string
+  label: string
+  description: string | null
+  /** As written: resolved by the executor against the pack's `actions/` folder. */
+  entrypoint: string
+  runner_type: string | null
+  param_schema: JsonSchema | null
+  out_schema: JsonSchema | null
+  parameter_delivery: 'stdin' | 'file'
+  parameter_format: 'dotenv' | 'json' | 'yaml'
+  output_format: 'text' | 'json' | 'yaml' | 'jsonl'
+  timeout_seconds: number | null
+  source: ItemSource
+}
+
 export interface PackRuleDefinition extends NormalizedRule {
   warnings: string[]
   source: ItemSource
 }
 
-/** Pack content attune does not handle (actions run in the executor service). */
-export type SkippedKind = 'action' | 'workflow' | 'permission_set' | 'policy' | 'alias'
+/** Pack content attune does not register (the executor's and the API's business). */
+export type SkippedKind = 'workflow' | 'permission_set' | 'policy' | 'alias'
 
 export interface SkippedItem {
   kind: SkippedKind
@@ -100,16 +119,22 @@ export interface LoadedPack {
   runtimes: RuntimeDefinition[]
   triggers: TriggerDefinition[]
   sensors: SensorDefinition[]
+  actions: ActionDefinition[]
   rules: PackRuleDefinition[]
   skipped: SkippedItem[]
 }
 
-const PACK_REF = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/
-const ITEM_REF = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/
+/** Attune's pack ref: lowercase, a letter first, at least two characters (its CHECK constraints). */
+const PACK_REF = /^[a-z][a-z0-9_-]+$/
+/** Attune's refs of triggers, sensors, actions and rules: `pack.name`, one dot, lowercase. */
+const ITEM_REF = /^[a-z0-9_-]+\.[a-z0-9_-]+$/
+/** Runtime refs may have more dots (`core.sensor.python`); lowercase all the same. */
+const RUNTIME_REF = /^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/
+/** Attune's version CHECK: semantic versioning. */
+const SEMVER = /^\d+\.\d+\.\d+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/
 const EXECUTION_MODES: readonly ExecutionMode[] = ['poll', 'persistent', 'long_running']
 
 const SKIPPED_FOLDERS: Array<{folder: string; kind: SkippedKind; reason: string}> = [
-  {folder: 'actions', kind: 'action', reason: 'actions are run by the executor service, not by attune'},
   {folder: 'actions/workflows', kind: 'workflow', reason: 'workflows are run by the executor service, not by attune'},
   {folder: 'workflows', kind: 'workflow', reason: 'workflows are run by the executor service, not by attune'},
   {folder: 'permission_sets', kind: 'permission_set', reason: 'permission sets belong to the API service, not to attune'},
@@ -210,7 +235,7 @@ class Reader {
    * The item's ref: `ref`, else `name` prefixed with the pack. It must be `pack.name` and
    * belong to this pack (refs are global; a pack only owns its own).
    */
-  ref(packRef: string, nameAsRef: (name: string) => string = (name) => name): string | undefined {
+  ref(packRef: string, nameAsRef: (name: string) => string = (name) => name, pattern: RegExp = ITEM_REF): string | undefined {
     const written = this.string('ref')
     const name = this.string('name')
     let ref = written ?? (name === undefined ? undefined : nameAsRef(name))
@@ -220,8 +245,8 @@ class Reader {
       return undefined
     }
     if (!ref.includes('.')) ref = `${packRef}.${ref}`
-    if (!ITEM_REF.test(ref)) {
-      this.fail([key], `'${ref}' is not a reference of the form pack.name (letters, digits, _ and -)`)
+    if (!pattern.test(ref)) {
+      this.fail([key], `'${ref}' is not a reference of the form pack.name (lowercase letters, digits, _ and -; Attune's rule)`)
       return undefined
     }
     if (!ref.startsWith(`${packRef}.`)) {
@@ -266,9 +291,11 @@ function readPackDocument(reader: Reader, dir: string): PackDefinition | undefin
     return undefined
   }
   if (!PACK_REF.test(ref)) {
-    reader.fail([reader.pick('ref', 'name')!.key], `'${ref}' may only contain letters, digits, _ and - (no dots)`)
+    reader.fail([reader.pick('ref', 'name')!.key], `'${ref}' must be lowercase letters, digits, _ and -, start with a letter and have two characters or more (Attune's rule)`)
     return undefined
   }
+  const version = reader.string('version') ?? '0.0.0'
+  if (!SEMVER.test(version)) reader.fail(['version'], `'${version}' is not a semantic version such as 1.0.0 (Attune's database requires one)`)
   const confSchema = reader.schema('conf_schema')
   const config = reader.mapping('config') ?? null
   checkConfig(reader, 'config', confSchema.validate, config)
@@ -276,15 +303,15 @@ function readPackDocument(reader: Reader, dir: string): PackDefinition | undefin
     ref,
     label: reader.string('label') ?? reader.string('name') ?? ref,
     description: reader.string('description') ?? null,
-    version: reader.string('version') ?? null,
+    version,
     conf_schema: confSchema.schema,
     config,
     meta: reader.mapping('meta') ?? null,
     tags: reader.stringList('tags'),
     runtime_deps: reader.stringList('runtime_deps'),
+    dependencies: reader.stringList('dependencies'),
     is_standard: reader.boolean('system', false),
-    enabled: reader.boolean('enabled', true),
-    path: dir,
+    storage_path: dir,
     source: {file: reader.doc.file, doc: reader.doc},
   }
 }
@@ -292,7 +319,7 @@ function readPackDocument(reader: Reader, dir: string): PackDefinition | undefin
 function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undefined {
   const name = reader.string('name')
   // Runtimes are named for humans ("Node.js"): without a ref, derive one from the name.
-  const ref = reader.ref(packRef, (n) => n.toLowerCase().replace(/[^a-z0-9_-]+/g, '_'))
+  const ref = reader.ref(packRef, (n) => n.toLowerCase().replace(/[^a-z0-9_-]+/g, '_'), RUNTIME_REF)
   const distributions = reader.mapping('distributions') ?? {}
   const verification = distributions.verification
   if (verification !== undefined && !isPlainObject(verification)) {
@@ -317,12 +344,10 @@ function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undef
     pack_ref: packRef,
     name: name ?? lastSegment(ref),
     description: reader.string('description') ?? null,
-    runtime_type: reader.string('runtime_type', 'type') ?? null,
-    aliases: reader.stringList('aliases'),
+    aliases: reader.stringList('aliases').map((alias) => alias.toLowerCase()),
     distributions,
     installation: reader.data.installation ?? null,
-    execution_config: reader.data.execution_config ?? null,
-    versions: reader.data.versions ?? null,
+    execution_config: reader.data.execution_config ?? {},
     source: {file: reader.doc.file, doc: reader.doc},
   }
 }
@@ -376,12 +401,12 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
   const entry = reader.string('entry_point', 'entrypoint')
   if (!entry) reader.fail(['entry_point'], 'is required (the sensor code, relative to the sensors folder)')
   // Builtin sensors (the timer) are implemented inside attune: their entry point is a name, not a file.
-  const builtin = /^(core\.sensor\.)?builtin$/.test(reader.string('runner_type', 'runtime', 'runtime_ref') ?? '')
-  const entrypoint = entry ? (builtin ? entry : resolve(sensorsDir, entry)) : ''
-  if (entry && !builtin && !existsSync(entrypoint)) warnings.push(`entry point ${entry} not found in ${sensorsDir}`)
+  const builtin = /^(core\.(sensor\.)?)?builtin$/.test(reader.string('runner_type', 'runtime', 'runtime_ref') ?? '')
+  const entryPath = entry && !builtin ? containedEntryPoint(reader, entry, sensorsDir) : null
+  if (entryPath && !existsSync(entryPath)) warnings.push(`entry point ${entry} not found in ${sensorsDir}`)
 
   let runnerType = reader.string('runner_type', 'runtime', 'runtime_ref')
-  if (!runnerType && entry && existsSync(entrypoint)) runnerType = await inferRuntime(entrypoint)
+  if (!runnerType && entryPath && existsSync(entryPath)) runnerType = await inferRuntime(entryPath)
   if (!runnerType) reader.fail(['runner_type'], 'is required (python, node, shell, native or a runtime ref)')
 
   const fields: Record<string, FieldPath> = {}
@@ -420,13 +445,14 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
     }
   }
 
-  if (!ref || !entry || !runnerType) return undefined
+  if (!ref || !entry || !runnerType || (!builtin && !entryPath)) return undefined
   return {
     ref,
     pack_ref: packRef,
     label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
     description: reader.string('description') ?? null,
-    entrypoint,
+    entrypoint: entry,
+    entry_path: entryPath,
     runner_type: runnerType,
     trigger_types: triggerTypes,
     enabled: reader.boolean('enabled', true),
@@ -437,6 +463,88 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
     env,
     warnings,
     source: {file: reader.doc.file, doc: reader.doc, fields},
+  }
+}
+
+/**
+ * The absolute path of a sensor's entry point, which must stay inside the pack's `sensors/`
+ * folder (through symlinks too): `../../etc/passwd`, an absolute path or a symlink out of the
+ * pack is a problem naming the field. Null when it escapes.
+ */
+function containedEntryPoint(reader: Reader, entry: string, sensorsDir: string): string | null {
+  const key = reader.pick('entry_point', 'entrypoint')?.key ?? 'entry_point'
+  const inside = (base: string, path: string) => {
+    const rel = relative(base, path)
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel)
+  }
+  if (isAbsolute(entry)) {
+    reader.fail([key], `'${entry}' is an absolute path: an entry point is a file inside the pack's sensors/ folder`)
+    return null
+  }
+  const path = resolve(sensorsDir, entry)
+  if (!inside(sensorsDir, path)) {
+    reader.fail([key], `'${entry}' leaves the pack's sensors/ folder: an entry point is a file inside it`)
+    return null
+  }
+  if (existsSync(path)) {
+    let real: string
+    try {
+      real = realpathSync(path)
+    } catch {
+      return path
+    }
+    const base = existsSync(sensorsDir) ? realpathSync(sensorsDir) : sensorsDir
+    if (!inside(base, real)) {
+      reader.fail([key], `'${entry}' is a link to ${real}, outside the pack's sensors/ folder`)
+      return null
+    }
+  }
+  return path
+}
+
+const PARAMETER_DELIVERY = ['stdin', 'file'] as const
+const PARAMETER_FORMATS = ['dotenv', 'json', 'yaml'] as const
+const OUTPUT_FORMATS = ['text', 'json', 'yaml', 'jsonl'] as const
+
+function oneOf<T extends string>(reader: Reader, key: string, allowed: readonly T[], fallback: T): T {
+  const value = reader.string(key)
+  if (value === undefined) return fallback
+  if ((allowed as readonly string[]).includes(value)) return value as T
+  reader.fail([key], `must be one of ${allowed.join(', ')}`)
+  return fallback
+}
+
+/** An action, registered as Attune's loader registers it (the executor runs it, not attune). */
+function readAction(reader: Reader, packRef: string): ActionDefinition | undefined {
+  const ref = reader.ref(packRef)
+  const entry = reader.string('entry_point', 'entrypoint')
+  if (!entry) reader.fail(['entry_point'], 'is required (the action code, relative to the actions folder)')
+  const params = reader.schema('parameters', 'param_schema')
+  const output = reader.schema('output', 'out_schema', 'output_schema')
+  let timeout: number | null = null
+  const rawTimeout = reader.data.timeout ?? reader.data.timeout_seconds
+  if (rawTimeout !== undefined && rawTimeout !== null) {
+    if (typeof rawTimeout !== 'number' || !Number.isInteger(rawTimeout) || rawTimeout <= 0) reader.fail([reader.data.timeout !== undefined ? 'timeout' : 'timeout_seconds'], 'must be a whole number of seconds greater than 0')
+    else timeout = rawTimeout
+  }
+  const delivery = oneOf(reader, 'parameter_delivery', PARAMETER_DELIVERY, 'stdin')
+  const format = oneOf(reader, 'parameter_format', PARAMETER_FORMATS, 'json')
+  const outputFormat = oneOf(reader, 'output_format', OUTPUT_FORMATS, 'text')
+  if (!ref || !entry) return undefined
+  return {
+    ref,
+    pack_ref: packRef,
+    label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
+    description: reader.string('description') ?? null,
+    entrypoint: entry,
+    runner_type: reader.string('runner_type', 'runtime') ?? null,
+    param_schema: params.schema,
+    out_schema: output.schema,
+    parameter_delivery: delivery,
+    parameter_format: format,
+    output_format: outputFormat,
+    timeout_seconds: timeout,
+    source: {file: reader.doc.file, doc: reader.doc},
   }
 }
 
@@ -489,7 +597,7 @@ export async function readPack(dir: string): Promise<{pack?: LoadedPack; problem
     return {problems}
   }
 
-  const loaded: LoadedPack = {dir: absolute, pack, runtimes: [], triggers: [], sensors: [], rules: [], skipped: []}
+  const loaded: LoadedPack = {dir: absolute, pack, runtimes: [], triggers: [], sensors: [], actions: [], rules: [], skipped: []}
   const each = async (folder: string, read: (reader: Reader) => Promise<void> | void) => {
     for (const name of yamlFiles(join(absolute, folder))) {
       for (const reader of readers(join(absolute, folder, name), join(shown, folder, name), problems)) await read(reader)
@@ -499,6 +607,7 @@ export async function readPack(dir: string): Promise<{pack?: LoadedPack; problem
   await each('triggers', (r) => void push(loaded.triggers, readTrigger(r, pack.ref)))
   const sensorsDir = join(absolute, 'sensors')
   await each('sensors', async (r) => void push(loaded.sensors, await readSensor(r, pack.ref, sensorsDir)))
+  await each('actions', (r) => void push(loaded.actions, readAction(r, pack.ref)))
   await each('rules', (r) => void push(loaded.rules, readRule(r, pack.ref)))
   loaded.skipped = readSkipped(absolute, shown)
   return {pack: loaded, problems}

@@ -1,5 +1,7 @@
 import {publishRuleLifecycle, type RuleChange} from '../bus/rules.js'
-import {resolveRuntimeName} from '../sensor/runtimes.js'
+import {possibleSecretParams, secretRefusalMessage} from '../events/template/index.js'
+import {storedConditions} from '../rules/stored.js'
+import type {JsonValue} from '../rules/types.js'
 import {upsertByRef, type ColumnValue, type RefTable, type UpsertResult} from '../store/upsert.js'
 import type {Queryable, Store} from '../store/types.js'
 import {PackError, type FieldPath, type PackProblem} from './errors.js'
@@ -39,7 +41,7 @@ export interface RegisterReport {
   summary: Record<RegisterStatus, number>
   /** Rows no longer in their pack folder that were kept (all of them unless `prune`). */
   stale: StaleItem[]
-  /** `rule.*` lifecycle messages written to the outbox (published by the daemon's relay). */
+  /** Rule lifecycle messages written to the outbox (published by the daemon's relay). */
   rule_messages: number
 }
 
@@ -51,12 +53,19 @@ export interface RegisterOptions {
    * longer in their folders. A trigger or runtime another pack still uses is kept.
    */
   prune?: boolean
+  /**
+   * Who creates enforcements (`pipeline.enforcements`): with `attune` (the default) a rule
+   * that would put a parameter its action marks secret into plain `enforcement.config` is
+   * refused; with `executor`, Attune's executor stores such parameters encrypted itself.
+   */
+  enforcements?: 'attune' | 'executor'
 }
 
 class DryRun extends Error {}
 
 type Columns = Record<string, ColumnValue>
 const text = (value: string | null | undefined): ColumnValue => ({type: 'text', value: value ?? null})
+const texts = (value: readonly string[]): ColumnValue => ({type: 'text[]', value: [...value]})
 const json = (value: unknown): ColumnValue => ({type: 'jsonb', value: value ?? null})
 const bool = (value: boolean): ColumnValue => ({type: 'boolean', value})
 const int = (value: number | null): ColumnValue => ({type: 'integer', value})
@@ -81,14 +90,66 @@ function duplicateProblems(packs: LoadedPack[]): PackProblem[] {
     for (const item of pack.runtimes) check('runtime', item.ref, item.source, 'ref')
     for (const item of pack.triggers) check('trigger', item.ref, item.source, 'ref')
     for (const item of pack.sensors) check('sensor', item.ref, item.source, 'ref')
+    for (const item of pack.actions) check('action', item.ref, item.source, 'ref')
     for (const item of pack.rules) check('rule', item.ref, item.source, 'ref')
   }
   return problems
 }
 
-async function findId(tx: Queryable, table: 'trigger', ref: string): Promise<number | undefined> {
+async function findId(tx: Queryable, table: 'trigger' | 'action', ref: string): Promise<number | undefined> {
   const {rows} = await tx.query<{id: number}>(`SELECT id FROM attune."${table}" WHERE ref = $1`, [ref])
   return rows[0]?.id
+}
+
+/** The action a rule names (this run's or one already in the database), with its parameter schema. */
+async function findAction(tx: Queryable, ref: string): Promise<{id: number; param_schema: unknown} | undefined> {
+  const {rows} = await tx.query<{id: number; param_schema: unknown}>('SELECT id, param_schema FROM attune.action WHERE ref = $1', [ref])
+  return rows[0]
+}
+
+/** Where a rule wrote its action parameters. */
+function ruleActionParamsField(source: ItemSource): FieldPath {
+  const data = source.doc.data as Record<string, unknown>
+  if (data.action_params !== undefined) return ['action_params']
+  const action = data.action
+  if (typeof action === 'object' && action !== null && 'parameters' in action) return ['action', 'parameters']
+  return data.action !== undefined ? ['action'] : ['action_ref']
+}
+
+/** attune's settings of a sensor (schema attune_sensor); returns the names of what changed. */
+async function upsertSensorSettings(tx: Queryable, sensorId: number, sensor: LoadedPack['sensors'][number]): Promise<string[]> {
+  const values = [sensorId, sensor.poll_interval, sensor.execution, sensor.env === null ? null : JSON.stringify(sensor.env), sensor.trigger_types]
+  const {rows} = await tx.query<Record<string, boolean>>(
+    `SELECT poll_interval IS DISTINCT FROM $2::integer AS poll_interval, execution IS DISTINCT FROM $3::text AS execution,
+            env IS DISTINCT FROM $4::jsonb AS env, trigger_types IS DISTINCT FROM $5::text[] AS trigger_types
+       FROM attune_sensor.sensor_settings WHERE sensor = $1`,
+    values,
+  )
+  const changed = rows[0] ? Object.keys(rows[0]).filter((key) => rows[0][key] === true) : ['poll_interval', 'execution', 'env', 'trigger_types']
+  if (changed.length === 0) return []
+  await tx.query(
+    `INSERT INTO attune_sensor.sensor_settings (sensor, poll_interval, execution, env, trigger_types)
+     VALUES ($1, $2::integer, $3::text, $4::jsonb, $5::text[])
+     ON CONFLICT (sensor) DO UPDATE SET poll_interval = EXCLUDED.poll_interval, execution = EXCLUDED.execution,
+       env = EXCLUDED.env, trigger_types = EXCLUDED.trigger_types, updated = now()`,
+    values,
+  )
+  return rows[0] ? changed : []
+}
+
+/**
+ * Links the sensor's triggers to it as Attune's loader does (`trigger.sensor`, `sensor_ref`).
+ * A trigger served by another sensor until now is taken over (one sensor per trigger, as in
+ * Attune); those are returned so the report can say so.
+ */
+async function linkTriggers(tx: Queryable, sensorId: number, sensorRef: string, triggerRefs: readonly string[]): Promise<Array<{ref: string; from: string | null}>> {
+  const {rows} = await tx.query<{ref: string; from: string | null}>(
+    `WITH old AS (SELECT id, ref, sensor_ref FROM attune.trigger WHERE ref = ANY($3::text[]) AND sensor IS DISTINCT FROM $1 FOR UPDATE)
+     UPDATE attune.trigger t SET sensor = $1, sensor_ref = $2 FROM old WHERE t.id = old.id
+     RETURNING t.ref, old.sensor_ref AS "from"`,
+    [sensorId, sensorRef, [...triggerRefs]],
+  )
+  return rows
 }
 
 /** Where a rule wrote its trigger: `trigger.type`, `trigger` or `trigger_ref`. */
@@ -99,25 +160,37 @@ function ruleTriggerField(source: ItemSource): FieldPath {
   return trigger !== undefined ? ['trigger'] : ['trigger_ref']
 }
 
+/** Attune's pack loader maps these runner types to its core runtimes. */
+const CORE_RUNTIME_OF: Record<string, string> = {
+  shell: 'core.shell', bash: 'core.shell', sh: 'core.shell',
+  python: 'core.python', python3: 'core.python',
+  node: 'core.nodejs', nodejs: 'core.nodejs', 'node.js': 'core.nodejs',
+  native: 'core.native', standalone: 'core.native',
+}
+
 /**
- * Finds the runtime a sensor's `runner_type` names: a runtime whose ref is the name itself,
- * `<pack>.<name>` or `core.<name>`, else one that lists it among its aliases (this pack's
- * first, then core's). Undefined when the database has none.
+ * Finds the runtime row a `runner_type` names, in any pack: its ref (`core.python`), the
+ * pack's own (`<pack>.<name>`), core's (`core.<name>`, and the core runtime Attune's loader
+ * maps the name to), else a runtime whose aliases or name (case-insensitive) match, this
+ * pack's first, then core's. Undefined when the database has none.
  */
 async function findRuntime(tx: Queryable, name: string, packRef: string): Promise<{id: number; ref: string} | undefined> {
+  const lower = name.trim().toLowerCase()
   const {rows} = await tx.query<{id: number; ref: string}>(
     `SELECT id, ref FROM attune.runtime
-     WHERE ref = $1 OR ref = $2 OR ref = $3 OR aliases @> $4::jsonb
-     ORDER BY (ref = $1) DESC, (ref = $2) DESC, (ref = $3) DESC, (pack_ref = $5) DESC, (pack_ref = 'core') DESC, ref
+     WHERE ref = $1 OR ref = $2 OR ref = $3 OR ref = $4 OR aliases @> ARRAY[$1]::text[] OR lower(name) = $1
+     ORDER BY (ref = $1) DESC, (ref = $2) DESC, (ref = $3) DESC, (ref = $4) DESC, (pack_ref = $5) DESC, (pack_ref = 'core') DESC, ref
      LIMIT 1`,
-    [name, `${packRef}.${name}`, `core.${name}`, JSON.stringify([name.toLowerCase()]), packRef],
+    [lower, `${packRef}.${lower}`, `core.${lower}`, CORE_RUNTIME_OF[lower] ?? `core.${lower}`, packRef],
   )
   return rows[0]
 }
 
 /**
- * Registers pack folders in ONE transaction: every pack, runtime, trigger, sensor and rule
- * is upserted by ref (idempotent: a second run reports everything unchanged), and actions,
+ * Registers pack folders in ONE transaction: every pack, runtime, trigger, sensor, action and
+ * rule is upserted by ref into Attune's tables (idempotent: a second run reports everything
+ * unchanged; rows Attune's API or loader wrote are updated in place), sensors get attune's
+ * settings and are linked to their triggers as Attune links them (`trigger.sensor`), and
  * workflows and permission sets are reported as skipped. All folders are read and
  * validated before the database is touched; a problem found later (a sensor naming a
  * trigger that exists nowhere) rolls everything back. Throws a `PackError` listing every
@@ -165,14 +238,14 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
         label: text(pack.label),
         description: text(pack.description),
         version: text(pack.version),
-        conf_schema: json(pack.conf_schema),
-        config: json(pack.config),
-        meta: json(pack.meta),
-        tags: json(pack.tags),
-        runtime_deps: json(pack.runtime_deps),
+        conf_schema: json(pack.conf_schema ?? {}),
+        config: json(pack.config ?? {}),
+        meta: json(pack.meta ?? {}),
+        tags: texts(pack.tags),
+        runtime_deps: texts(pack.runtime_deps),
+        dependencies: texts(pack.dependencies),
         is_standard: bool(pack.is_standard),
-        enabled: bool(pack.enabled),
-        path: text(pack.path),
+        storage_path: text(pack.storage_path),
       }
       const result = await upsertByRef(tx, 'pack', pack.ref, columns)
       packIds.set(pack.ref, result.id)
@@ -186,12 +259,10 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           pack_ref: text(runtime.pack_ref),
           name: text(runtime.name),
           description: text(runtime.description),
-          runtime_type: text(runtime.runtime_type),
-          aliases: json(runtime.aliases),
+          aliases: texts(runtime.aliases),
           distributions: json(runtime.distributions),
           installation: json(runtime.installation),
-          execution_config: json(runtime.execution_config),
-          versions: json(runtime.versions),
+          execution_config: json(runtime.execution_config ?? {}),
         })
         record('runtime', runtime.ref, runtime.pack_ref, runtime.source, result)
       }
@@ -225,35 +296,58 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           }
         }
         const runtime = await findRuntime(tx, sensor.runner_type, sensor.pack_ref)
-        if (!runtime && !resolveRuntimeName(sensor.runner_type)) {
+        if (!runtime) {
           problems.push(
             problemAt(
               sensor.source,
               fields[`runtime:${sensor.runner_type}`] ?? ['runner_type'],
-              `unknown runtime '${sensor.runner_type}': no runtime has that ref or alias, and it is not python, node, shell or native`,
+              `unknown runtime '${sensor.runner_type}': no runtime has that ref, name or alias (register the core pack first: attune pack register packs/core)`,
             ),
           )
         }
-        if (triggerIds.length !== sensor.trigger_types.length || (!runtime && !resolveRuntimeName(sensor.runner_type))) continue
+        if (triggerIds.length !== sensor.trigger_types.length || !runtime) continue
         const result = await upsertByRef(tx, 'sensor', sensor.ref, {
           pack: id(packIds.get(sensor.pack_ref)!),
           pack_ref: text(sensor.pack_ref),
           label: text(sensor.label),
           description: text(sensor.description),
           entrypoint: text(sensor.entrypoint),
-          runtime: id(runtime?.id ?? null),
-          runtime_ref: text(runtime?.ref ?? sensor.runner_type),
-          trigger: id(triggerIds[0]),
-          trigger_ref: text(sensor.trigger_types[0]),
-          trigger_types: json(sensor.trigger_types),
+          runtime: id(runtime.id),
+          runtime_ref: text(runtime.ref),
           enabled: bool(sensor.enabled),
           param_schema: json(sensor.param_schema),
           config: json(sensor.config),
-          poll_interval: int(sensor.poll_interval),
-          execution: text(sensor.execution),
-          env: json(sensor.env),
         })
-        record('sensor', sensor.ref, sensor.pack_ref, sensor.source, result, sensor.warnings)
+        const settings = await upsertSensorSettings(tx, result.id, sensor)
+        const linked = await linkTriggers(tx, result.id, sensor.ref, sensor.trigger_types)
+        const taken = linked.filter((link) => link.from !== null && link.from !== sensor.ref)
+        const warnings = [...sensor.warnings, ...taken.map((link) => `trigger ${link.ref} was served by sensor ${link.from}; it is served by ${sensor.ref} now (a trigger has one sensor)`)]
+        const changed = [...result.changed, ...settings, ...(linked.length > 0 ? ['trigger.sensor'] : [])]
+        const merged: UpsertResult =
+          result.status === 'created' || changed.length === 0 ? result : {id: result.id, status: 'updated', changed}
+        record('sensor', sensor.ref, sensor.pack_ref, sensor.source, merged, warnings)
+      }
+    }
+
+    for (const {actions} of packs) {
+      for (const action of actions) {
+        const runtime = action.runner_type ? await findRuntime(tx, action.runner_type, action.pack_ref) : undefined
+        const result = await upsertByRef(tx, 'action', action.ref, {
+          pack: id(packIds.get(action.pack_ref)!),
+          pack_ref: text(action.pack_ref),
+          label: text(action.label),
+          description: text(action.description),
+          entrypoint: text(action.entrypoint),
+          runtime: id(runtime?.id ?? null),
+          param_schema: json(action.param_schema),
+          out_schema: json(action.out_schema),
+          parameter_delivery: text(action.parameter_delivery),
+          parameter_format: text(action.parameter_format),
+          output_format: text(action.output_format),
+          timeout_seconds: int(action.timeout_seconds),
+        })
+        const warnings = action.runner_type && !runtime ? [`runtime '${action.runner_type}' not found: the action is registered without one`] : []
+        record('action', action.ref, action.pack_ref, action.source, result, warnings)
       }
     }
 
@@ -264,17 +358,37 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           problems.push(problemAt(rule.source, ruleTriggerField(rule.source), `trigger '${rule.trigger_ref}' does not exist (not in this run, not in the database)`))
           continue
         }
+        const action = await findAction(tx, rule.action_ref)
+        if (!action) {
+          // Attune's pack loader skips a rule whose action does not exist; so does attune, and says so.
+          report.items.push({
+            kind: 'rule',
+            ref: rule.ref,
+            pack_ref: rule.pack_ref,
+            file: rule.source.file,
+            status: 'skipped',
+            reason: `action '${rule.action_ref}' does not exist (not in this run, not in the database): Attune's pack loader skips such a rule too; register the pack that defines the action first`,
+          })
+          continue
+        }
+        if (options.enforcements !== 'executor') {
+          const confSchema = (packs.find((p) => p.pack.ref === rule.pack_ref)?.pack.conf_schema ?? null) as JsonValue | null
+          const secret = possibleSecretParams(rule.action_params, action.param_schema as JsonValue | null, confSchema)
+          if (secret.length > 0) {
+            problems.push(problemAt(rule.source, ruleActionParamsField(rule.source), secretRefusalMessage(rule.ref, rule.action_ref, secret)))
+            continue
+          }
+        }
         const result = await upsertByRef(tx, 'rule', rule.ref, {
           pack: id(packIds.get(rule.pack_ref)!),
           pack_ref: text(rule.pack_ref),
           label: text(rule.label),
           description: text(rule.description),
-          // Actions are not in this database (the executor owns them): the ref is the link.
-          action: id(null),
+          action: id(action.id),
           action_ref: text(rule.action_ref),
           trigger: id(triggerId),
           trigger_ref: text(rule.trigger_ref),
-          conditions: json(rule.conditions),
+          conditions: json(storedConditions(rule.conditions)),
           action_params: json(rule.action_params),
           trigger_params: json(rule.trigger_params),
           enabled: bool(rule.enabled),
@@ -295,7 +409,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     const removed = await removeStale(tx, packs, Boolean(options.prune))
     report.stale = removed.stale
     for (const item of removed.deleted) report.items.push({...item, status: 'deleted'})
-    ruleChanges.push(...removed.rules.map((rule) => ({kind: 'deleted' as const, rule})))
+    ruleChanges.push(...removed.rules.map((rule) => ({kind: 'disabled' as const, rule})))
     // In the same transaction: the announcements go out if and only if the change commits.
     report.rule_messages = await publishRuleLifecycle(tx, ruleChanges)
     if (options.dryRun) throw new DryRun()
@@ -323,36 +437,40 @@ function ruleLifecycleKind(result: UpsertResult, enabled: boolean): RuleChange['
   return enabled ? 'enabled' : undefined
 }
 
-type DeletedItem = Omit<RegisterItem, 'status'>
+
 
 /**
  * Finds the rows of the registered packs whose definitions are gone from the folders, and
- * with `prune` deletes them: rules and sensors always, triggers and runtimes only when no
- * remaining sensor or rule (of any pack) uses them. Deleted rules are returned so their
- * `rule.deleted` messages go out with the change.
+ * with `prune` deletes them: rules and sensors always, actions, triggers and runtimes only
+ * when nothing that remains (of any pack) uses them. Deleted rules are returned so their
+ * `RuleDisabled` messages go out with the change (Attune has no rule deletion message).
  */
+type DeletedItem = Omit<RegisterItem, 'status'>
+
 async function removeStale(tx: Queryable, packs: LoadedPack[], prune: boolean): Promise<{deleted: DeletedItem[]; stale: StaleItem[]; rules: RuleChange['rule'][]}> {
   const deleted: DeletedItem[] = []
   const stale: StaleItem[] = []
   const rules: RuleChange['rule'][] = []
-  const present: Record<'rule' | 'sensor' | 'trigger' | 'runtime', Set<string>> = {rule: new Set(), sensor: new Set(), trigger: new Set(), runtime: new Set()}
+  const tables = ['rule', 'sensor', 'action', 'trigger', 'runtime'] as const
+  const present = Object.fromEntries(tables.map((table) => [table, new Set<string>()])) as Record<(typeof tables)[number], Set<string>>
   for (const pack of packs) {
     for (const item of pack.rules) present.rule.add(item.ref)
     for (const item of pack.sensors) present.sensor.add(item.ref)
+    for (const item of pack.actions) present.action.add(item.ref)
     for (const item of pack.triggers) present.trigger.add(item.ref)
     for (const item of pack.runtimes) present.runtime.add(item.ref)
   }
   const packRefs = packs.map((pack) => pack.pack.ref)
-  const folders = new Map(packs.map((pack) => [pack.pack.ref, pack.pack.path]))
+  const folders = new Map(packs.map((pack) => [pack.pack.ref, pack.pack.storage_path]))
   // Dependents first: a trigger is only free once the rules and sensors that used it are gone.
-  for (const table of ['rule', 'sensor', 'trigger', 'runtime'] as const) {
+  for (const table of tables) {
     const {rows} = await tx.query<{id: number; ref: string; pack_ref: string}>(
       `SELECT id, ref, pack_ref FROM attune."${table}" WHERE pack_ref = ANY($1::text[]) ORDER BY ref`,
       [packRefs],
     )
     for (const row of rows) {
       if (present[table].has(row.ref)) continue
-      const usedBy = table === 'trigger' || table === 'runtime' ? await stillUsedBy(tx, table, row) : undefined
+      const usedBy = table === 'trigger' || table === 'runtime' || table === 'action' ? await stillUsedBy(tx, table, row) : undefined
       if (!prune || usedBy) {
         stale.push({kind: table, ref: row.ref, pack_ref: row.pack_ref, ...(usedBy ? {kept_because: `still used by ${usedBy}`} : {})})
         continue
@@ -362,7 +480,7 @@ async function removeStale(tx: Queryable, packs: LoadedPack[], prune: boolean): 
           'DELETE FROM attune.rule WHERE id = $1 RETURNING id, ref, trigger_ref, trigger_params, action_ref, enabled',
           [row.id],
         )
-        rules.push({...gone[0], enabled: false})
+        if (gone[0].enabled) rules.push({...gone[0], enabled: false})
       } else {
         await tx.query(`DELETE FROM attune."${table}" WHERE id = $1`, [row.id])
       }
@@ -372,15 +490,17 @@ async function removeStale(tx: Queryable, packs: LoadedPack[], prune: boolean): 
   return {deleted, stale, rules}
 }
 
-/** The first sensor or rule (kept after pruning) that still needs this trigger or runtime. */
-async function stillUsedBy(tx: Queryable, table: 'trigger' | 'runtime', row: {id: number; ref: string}): Promise<string | undefined> {
-  const sql =
-    table === 'trigger'
-      ? `SELECT 'sensor ' || ref AS used_by FROM attune.sensor WHERE trigger = $1 OR trigger_types @> $2::jsonb
-         UNION ALL SELECT 'rule ' || ref FROM attune.rule WHERE trigger = $1 OR trigger_ref = $3
-         ORDER BY 1 LIMIT 1`
-      : `SELECT 'sensor ' || ref AS used_by FROM attune.sensor WHERE runtime = $1 OR runtime_ref = $2 ORDER BY 1 LIMIT 1`
-  const params = table === 'trigger' ? [row.id, JSON.stringify([row.ref]), row.ref] : [row.id, row.ref]
-  const {rows} = await tx.query<{used_by: string}>(sql, params)
+/** The first sensor, action or rule (kept after pruning) that still needs this trigger, runtime or action. */
+async function stillUsedBy(tx: Queryable, table: 'trigger' | 'runtime' | 'action', row: {id: number; ref: string}): Promise<string | undefined> {
+  const sql = {
+    trigger: `SELECT 'sensor ' || s.ref AS used_by FROM attune_sensor.sensor_settings st JOIN attune.sensor s ON s.id = st.sensor WHERE $2 = ANY(st.trigger_types)
+              UNION ALL SELECT 'rule ' || ref FROM attune.rule WHERE trigger = $1 OR trigger_ref = $2
+              ORDER BY 1 LIMIT 1`,
+    runtime: `SELECT 'sensor ' || ref AS used_by FROM attune.sensor WHERE runtime = $1 OR runtime_ref = $2
+              UNION ALL SELECT 'action ' || ref FROM attune.action WHERE runtime = $1
+              ORDER BY 1 LIMIT 1`,
+    action: `SELECT 'rule ' || ref AS used_by FROM attune.rule WHERE action = $1 OR action_ref = $2 ORDER BY 1 LIMIT 1`,
+  }[table]
+  const {rows} = await tx.query<{used_by: string}>(sql, [row.id, row.ref])
   return rows[0]?.used_by
 }

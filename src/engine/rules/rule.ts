@@ -6,7 +6,10 @@
  * - `ref` is taken as written, or built from StackStorm's `pack` + `name`; `pack_ref` is its
  *   first segment (a `pack` that disagrees with `ref` is an error).
  * - `label` is `label`, else `name`, else the part of `ref` after the pack.
- * - `trigger: {type, parameters}` and `action: {ref, parameters}`; parameters default to `{}`.
+ * - `trigger: {type, parameters}` and `action: {ref, parameters}`, or the flat form of Attune's
+ *   pack loader (`trigger_ref`, `trigger_params`, `action_ref`, `action_params`); parameters
+ *   default to `{}`. A bare trigger or action name belongs to the rule's pack, as Attune's
+ *   loader qualifies it.
  * - `enabled` defaults to true.
  * - `conditions` (Attune) or `criteria` (StackStorm), not both; neither means "always".
  * - Unknown top-level keys are reported as warnings (a typo such as `condition:` would
@@ -29,8 +32,8 @@ export interface NormalisedRule {
   warnings: string[]
 }
 
-const KNOWN_KEYS = new Set(['ref', 'name', 'pack', 'label', 'description', 'enabled', 'trigger', 'conditions', 'criteria', 'action'])
-const QUIET_KEYS = new Set(['tags', 'uid', 'id', 'type', 'context', 'metadata_file'])
+const KNOWN_KEYS = new Set(['ref', 'name', 'pack', 'pack_ref', 'label', 'description', 'enabled', 'trigger', 'conditions', 'criteria', 'action', 'trigger_ref', 'trigger_params', 'action_ref', 'action_params'])
+const QUIET_KEYS = new Set(['tags', 'uid', 'id', 'type', 'context', 'metadata_file', 'permission_set_refs', 'permission_set_ref'])
 /** `pack.name`, where the name may itself contain dots (`core.sensor.python`). */
 const REF = /^[\w-]+(\.[\w-]+)+$/
 const PACK = /^[\w-]+$/
@@ -58,7 +61,7 @@ export function normaliseRule(raw: unknown, options: NormaliseOptions = {}): Nor
 
   // ref, pack_ref, label
   const name = optionalString('name')
-  const pack = optionalString('pack')
+  const pack = optionalString('pack') ?? optionalString('pack_ref')
   if (pack !== undefined && !PACK.test(pack)) throw fail(['pack'], `invalid pack name ${JSON.stringify(pack)}`)
   let ref = optionalString('ref')
   if (ref === undefined) {
@@ -74,23 +77,44 @@ export function normaliseRule(raw: unknown, options: NormaliseOptions = {}): Nor
   const label = optionalString('label') ?? name ?? ref.slice(packRef.length + 1)
   const description = optionalString('description') ?? null
 
-  // trigger and action
-  const trigger = raw.trigger
-  if (trigger === undefined || trigger === null) throw fail([], 'missing trigger')
-  if (!isMapping(trigger)) throw fail(['trigger'], `expected a mapping {type, parameters}, got ${describe(trigger)}`)
-  const triggerRef = requireRef(trigger.type, ['trigger', 'type'], fail)
-  const triggerParams = params(trigger.parameters, ['trigger', 'parameters'], fail)
-  for (const key of Object.keys(trigger)) {
-    if (key !== 'type' && key !== 'parameters') warnings.push(`${locate(['trigger', key])}: unknown field ignored`)
+  // trigger and action: nested ({trigger: {type, parameters}}) or Attune's loader form (trigger_ref, ...)
+  const qualify = (value: unknown) => (typeof value === 'string' && value.trim() !== '' && !value.includes('.') ? `${packRef}.${value.trim()}` : value)
+  const flat = (key: string, nested: string) => {
+    if (raw[key] !== undefined && raw[nested] !== undefined) throw fail([key], `a rule has ${nested} or ${key}, not both`)
+    return raw[key] !== undefined
+  }
+  let triggerRef: string
+  let triggerParams: JsonObject
+  if (flat('trigger_ref', 'trigger')) {
+    triggerRef = requireRef(qualify(raw.trigger_ref), ['trigger_ref'], fail)
+    triggerParams = params(raw.trigger_params, ['trigger_params'], fail)
+  } else {
+    const trigger = raw.trigger
+    if (trigger === undefined || trigger === null) throw fail([], 'missing trigger (trigger: {type, parameters} or trigger_ref)')
+    if (!isMapping(trigger)) throw fail(['trigger'], `expected a mapping {type, parameters}, got ${describe(trigger)}`)
+    triggerRef = requireRef(trigger.type, ['trigger', 'type'], fail)
+    triggerParams = params(trigger.parameters, ['trigger', 'parameters'], fail)
+    for (const key of Object.keys(trigger)) {
+      if (key !== 'type' && key !== 'parameters') warnings.push(`${locate(['trigger', key])}: unknown field ignored`)
+    }
+    if (raw.trigger_params !== undefined) throw fail(['trigger_params'], 'trigger_params goes with trigger_ref; with trigger: {type}, write trigger.parameters')
   }
 
-  const action = raw.action
-  if (action === undefined || action === null) throw fail([], 'missing action')
-  if (!isMapping(action)) throw fail(['action'], `expected a mapping {ref, parameters}, got ${describe(action)}`)
-  const actionRef = requireRef(action.ref, ['action', 'ref'], fail)
-  const actionParams = params(action.parameters, ['action', 'parameters'], fail)
-  for (const key of Object.keys(action)) {
-    if (key !== 'ref' && key !== 'parameters') warnings.push(`${locate(['action', key])}: unknown field ignored`)
+  let actionRef: string
+  let actionParams: JsonObject
+  if (flat('action_ref', 'action')) {
+    actionRef = requireRef(qualify(raw.action_ref), ['action_ref'], fail)
+    actionParams = params(raw.action_params, ['action_params'], fail)
+  } else {
+    const action = raw.action
+    if (action === undefined || action === null) throw fail([], 'missing action (action: {ref, parameters} or action_ref)')
+    if (!isMapping(action)) throw fail(['action'], `expected a mapping {ref, parameters}, got ${describe(action)}`)
+    actionRef = requireRef(action.ref, ['action', 'ref'], fail)
+    actionParams = params(action.parameters, ['action', 'parameters'], fail)
+    for (const key of Object.keys(action)) {
+      if (key !== 'ref' && key !== 'parameters') warnings.push(`${locate(['action', key])}: unknown field ignored`)
+    }
+    if (raw.action_params !== undefined) throw fail(['action_params'], 'action_params goes with action_ref; with action: {ref}, write action.parameters')
   }
 
   // enabled

@@ -1,6 +1,7 @@
 import type {Queryable} from './types.js'
 
-// Row shapes of the attune schema (migrations/001_initial.sql), as both backends return them.
+// Row shapes of Attune's tables (migrations/001_attune_platform.sql), as both backends return
+// them, plus what attune keeps beside them in schema attune_sensor.
 type Json = unknown
 
 export interface PackRow {
@@ -8,15 +9,16 @@ export interface PackRow {
   ref: string
   label: string
   description: string | null
-  version: string | null
+  version: string
   conf_schema: Json
   config: Json
   meta: Json
   tags: string[]
   runtime_deps: string[]
+  dependencies: string[]
   is_standard: boolean
-  enabled: boolean
-  path: string | null
+  /** The folder the pack was registered from: sensor entry points are resolved in its `sensors/`. */
+  storage_path: string | null
   created: Date
   updated: Date
 }
@@ -28,12 +30,12 @@ export interface RuntimeRow {
   pack_ref: string | null
   name: string
   description: string | null
-  runtime_type: string | null
   aliases: string[]
   distributions: Record<string, Json>
   installation: Json
   execution_config: Json
-  versions: Json
+  auto_detected: boolean
+  detection_config: Json
   created: Date
   updated: Date
 }
@@ -46,12 +48,27 @@ export interface TriggerRow {
   label: string
   description: string | null
   enabled: boolean
+  is_adhoc: boolean
   param_schema: Record<string, Json> | null
   out_schema: Record<string, Json> | null
+  webhook_enabled: boolean
+  webhook_key: string | null
+  webhook_config: Json
+  /** The sensor that serves this trigger (Attune's link). */
+  sensor: number | null
+  sensor_ref: string | null
   created: Date
   updated: Date
 }
 
+export type SensorExecution = 'poll' | 'persistent' | 'long_running'
+
+/**
+ * A sensor as attune runs it: Attune's `sensor` row, its runtime's name and aliases, the
+ * triggers it serves (Attune's `trigger.sensor`), its pack's folder, and attune's settings
+ * (`attune_sensor.sensor_settings`). A sensor without settings (registered by Attune's API
+ * or loader) is long-running, as Attune runs every sensor.
+ */
 export interface SensorRow {
   id: number
   ref: string
@@ -59,18 +76,42 @@ export interface SensorRow {
   pack_ref: string | null
   label: string
   description: string | null
+  /** As Attune stores it: the file name inside the pack's `sensors/` folder (or an absolute path). */
   entrypoint: string
-  runtime: number | null
+  runtime: number
   runtime_ref: string
-  trigger: number | null
-  trigger_ref: string
-  trigger_types: string[]
+  runtime_name: string
+  runtime_aliases: string[]
   enabled: boolean
   param_schema: Record<string, Json> | null
   config: Record<string, Json> | null
+  /** `storage_path` of the sensor's pack. */
+  pack_path: string | null
+  /** The triggers this sensor serves, the one its file lists first first. */
+  trigger_types: string[]
+  /** The first of `trigger_types` (null: the sensor serves no trigger). */
+  trigger: number | null
+  trigger_ref: string
   poll_interval: number | null
-  execution: 'poll' | 'persistent' | 'long_running'
+  execution: SensorExecution
   env: Record<string, string> | null
+  /** Whether attune's settings row exists (false: registered by Attune, run long-running). */
+  has_settings: boolean
+  created: Date
+  updated: Date
+}
+
+export interface ActionRow {
+  id: number
+  ref: string
+  pack: number
+  pack_ref: string
+  label: string
+  description: string | null
+  entrypoint: string
+  runtime: number | null
+  param_schema: Record<string, Json> | null
+  out_schema: Record<string, Json> | null
   created: Date
   updated: Date
 }
@@ -78,17 +119,18 @@ export interface SensorRow {
 export interface RuleRow {
   id: number
   ref: string
-  pack: number | null
-  pack_ref: string | null
+  pack: number
+  pack_ref: string
   label: string
   description: string | null
   action: number | null
   action_ref: string
   trigger: number | null
   trigger_ref: string
+  /** Attune's forms: a list of {field, operator, value}, {expression}, or attune's condition tree. */
   conditions: Json
-  action_params: Record<string, Json>
-  trigger_params: Record<string, Json>
+  action_params: Record<string, Json> | null
+  trigger_params: Record<string, Json> | null
   enabled: boolean
   created: Date
   updated: Date
@@ -103,22 +145,48 @@ export interface EventRow {
   source: number | null
   source_ref: string | null
   created: Date
-  updated: Date
+  rule: number | null
+  rule_ref: string | null
 }
+
+export type EnforcementStatus = 'created' | 'processed' | 'disabled'
 
 export interface EnforcementRow {
   id: number
   rule: number | null
   rule_ref: string
   trigger_ref: string
+  /** The rule's action_params rendered against the event. */
+  config: Json
   event: number | null
-  status: string
+  status: EnforcementStatus
   payload: Json
   condition: 'all' | 'any'
   conditions: Json
   created: Date
-  updated: Date
+  resolved_at: Date | null
 }
+
+/**
+ * The SELECT behind every SensorRow. Triggers come from Attune's link (`trigger.sensor`),
+ * ordered as the sensor file listed them where attune registered it.
+ */
+export const SENSOR_SELECT = `
+  SELECT s.id, s.ref, s.pack, s.pack_ref, s.label, s.description, s.entrypoint, s.runtime, s.runtime_ref,
+         r.name AS runtime_name, r.aliases AS runtime_aliases, s.enabled, s.param_schema, s.config,
+         p.storage_path AS pack_path,
+         COALESCE(t.refs, '{}'::text[]) AS trigger_types, t.first_id AS trigger, COALESCE(t.refs[1], '') AS trigger_ref,
+         st.poll_interval, COALESCE(st.execution, 'long_running') AS execution, st.env,
+         (st.sensor IS NOT NULL) AS has_settings, s.created, s.updated
+    FROM attune.sensor s
+    JOIN attune.runtime r ON r.id = s.runtime
+    LEFT JOIN attune.pack p ON p.id = s.pack
+    LEFT JOIN attune_sensor.sensor_settings st ON st.sensor = s.id
+    LEFT JOIN LATERAL (
+      SELECT array_agg(x.ref ORDER BY array_position(st.trigger_types, x.ref::text) NULLS LAST, x.id) AS refs,
+             (array_agg(x.id ORDER BY array_position(st.trigger_types, x.ref::text) NULLS LAST, x.id))[1] AS first_id
+        FROM attune.trigger x WHERE x.sensor = s.id
+    ) t ON true`
 
 export interface PackSummaryRow extends PackRow {
   runtimes: number
@@ -162,10 +230,15 @@ export async function listTriggers(q: Queryable, filter: {pack?: string} = {}): 
 
 export async function listSensors(q: Queryable, filter: {pack?: string; enabled?: boolean} = {}): Promise<SensorRow[]> {
   const {clause, params} = where([
-    ['pack_ref = ?', filter.pack],
-    ['enabled = ?', filter.enabled],
+    ['s.pack_ref = ?', filter.pack],
+    ['s.enabled = ?', filter.enabled],
   ])
-  return (await q.query<SensorRow>(`SELECT * FROM attune.sensor ${clause} ORDER BY ref`, params)).rows
+  return (await q.query<SensorRow>(`${SENSOR_SELECT} ${clause} ORDER BY s.ref`, params)).rows
+}
+
+export async function listActions(q: Queryable, filter: {pack?: string} = {}): Promise<ActionRow[]> {
+  const {clause, params} = where([['pack_ref = ?', filter.pack]])
+  return (await q.query<ActionRow>(`SELECT * FROM attune.action ${clause} ORDER BY ref`, params)).rows
 }
 
 export async function listRules(
@@ -181,7 +254,7 @@ export async function listRules(
 }
 
 export async function getSensor(q: Queryable, ref: string): Promise<SensorRow | undefined> {
-  return (await q.query<SensorRow>('SELECT * FROM attune.sensor WHERE ref = $1', [ref])).rows[0]
+  return (await q.query<SensorRow>(`${SENSOR_SELECT} WHERE s.ref = $1`, [ref])).rows[0]
 }
 
 export async function getTrigger(q: Queryable, ref: string): Promise<TriggerRow | undefined> {
@@ -192,12 +265,12 @@ export async function getRule(q: Queryable, ref: string): Promise<RuleRow | unde
   return (await q.query<RuleRow>('SELECT * FROM attune.rule WHERE ref = $1', [ref])).rows[0]
 }
 
-/** The daemon's sensor list (served by the partial index on enabled sensors). */
+/** The daemon's sensor list (served by Attune's partial index on enabled sensors). */
 export async function listEnabledSensors(q: Queryable): Promise<SensorRow[]> {
-  return (await q.query<SensorRow>('SELECT * FROM attune.sensor WHERE enabled ORDER BY created, id')).rows
+  return (await q.query<SensorRow>(`${SENSOR_SELECT} WHERE s.enabled ORDER BY s.created, s.id`)).rows
 }
 
-/** The rules an event of `triggerRef` is matched against (partial index on enabled rules). */
+/** The rules an event of `triggerRef` is matched against. */
 export async function enabledRulesForTrigger(q: Queryable, triggerRef: string): Promise<RuleRow[]> {
   return (
     await q.query<RuleRow>('SELECT * FROM attune.rule WHERE trigger_ref = $1 AND enabled ORDER BY created, id', [

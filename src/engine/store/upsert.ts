@@ -1,14 +1,14 @@
 import type {Queryable} from './types.js'
 import {toJsonb} from './types.js'
 
-export type ColumnType = 'text' | 'jsonb' | 'boolean' | 'integer' | 'bigint'
+export type ColumnType = 'text' | 'text[]' | 'jsonb' | 'boolean' | 'integer' | 'bigint'
 export interface ColumnValue {
   type: ColumnType
   value: unknown
 }
 
 /** Tables whose rows are identified by a unique `ref`. */
-export type RefTable = 'pack' | 'runtime' | 'trigger' | 'sensor' | 'rule'
+export type RefTable = 'pack' | 'runtime' | 'trigger' | 'sensor' | 'action' | 'rule'
 
 export type UpsertStatus = 'created' | 'updated' | 'unchanged'
 
