@@ -5,20 +5,29 @@
  */
 import {randomUUID} from 'node:crypto'
 
-/** Topic exchanges, both durable. */
+import {ATTUNE_MESSAGE_TYPES, type AttuneMessageType} from './attune.js'
+
+/** Topic exchanges, both durable (Attune's). */
 export const EVENTS_EXCHANGE = 'attune.events'
 export const EXECUTIONS_EXCHANGE = 'attune.executions'
 export const EXCHANGES = [EVENTS_EXCHANGE, EXECUTIONS_EXCHANGE] as const
 export type ExchangeName = (typeof EXCHANGES)[number]
 
-export const RULE_LIFECYCLE_KINDS = ['created', 'enabled', 'disabled', 'deleted'] as const
+/** What a rule change is announced as (Attune has no rule deletion message: a removed rule is disabled). */
+export const RULE_LIFECYCLE_KINDS = ['created', 'enabled', 'disabled'] as const
 export type RuleLifecycleKind = (typeof RULE_LIFECYCLE_KINDS)[number]
 
-export type MessageType = 'event.created' | 'enforcement.created' | `rule.${RuleLifecycleKind}`
+/** The message types attune publishes: Attune's serde names (`crates/common/src/mq/messages.rs`). */
+export type MessageType = AttuneMessageType
 
-/** Which exchange carries a message type (the routing key is the message type). */
+/** Which exchange carries a message type (Attune's routing). */
 export function exchangeFor(type: MessageType): ExchangeName {
-  return type === 'enforcement.created' ? EXECUTIONS_EXCHANGE : EVENTS_EXCHANGE
+  return ATTUNE_MESSAGE_TYPES[type].exchange as ExchangeName
+}
+
+/** The routing key of a message type (`EventCreated` → `event.created`). */
+export function routingKeyFor(type: MessageType): string {
+  return ATTUNE_MESSAGE_TYPES[type].routingKey
 }
 
 export const ENVELOPE_VERSION = '1.0'
@@ -29,8 +38,8 @@ export interface EnvelopeHeaders {
   /** How many times this message was published before (0 on the first attempt). */
   retry_count: number
   source_service: string
-  /** One id per poll (or per operation): every message it caused carries it. */
-  trace_id: string | null
+  /** One UUID per poll (or per operation): every message it caused carries it. Omitted when none. */
+  trace_id?: string
 }
 
 export interface Envelope<P = unknown> {
@@ -40,7 +49,7 @@ export interface Envelope<P = unknown> {
   correlation_id: string
   message_type: MessageType
   version: typeof ENVELOPE_VERSION
-  /** ISO 8601, UTC. */
+  /** RFC 3339, UTC. */
   timestamp: string
   headers: EnvelopeHeaders
   payload: P
@@ -66,17 +75,40 @@ export interface EnforcementCreatedPayload {
   payload: unknown
 }
 
-/**
- * `rule.created|enabled|disabled|deleted`: what a long-running sensor needs to rebuild its
- * trigger list (SPEC §4), and what invalidates cached rules elsewhere.
- */
-export interface RuleLifecyclePayload {
+/** `RuleCreated` (Attune's fields). */
+export interface RuleCreatedPayload {
+  rule_id: number
+  rule_ref: string
+  trigger_id: number | null
+  trigger_ref: string
+  action_id: number | null
+  action_ref: string
+  trigger_params: unknown
+  enabled: boolean
+}
+
+/** `RuleEnabled`: what a sensor needs to (re)start the rule's trigger instance. */
+export interface RuleEnabledPayload {
   rule_id: number
   rule_ref: string
   trigger_ref: string
   trigger_params: unknown
-  action_ref: string
-  enabled: boolean
+}
+
+/** `RuleDisabled`. */
+export interface RuleDisabledPayload {
+  rule_id: number
+  rule_ref: string
+  trigger_ref: string
+}
+
+/** `PackRegistered`: workers set up the runtimes' environments. */
+export interface PackRegisteredPayload {
+  pack_id: number
+  pack_ref: string
+  version: string
+  /** Lowercased names of the pack's runtimes. */
+  runtime_names: string[]
 }
 
 /** A message on its way out: where it goes and the envelope as it will be published. */
@@ -97,37 +129,62 @@ export interface EnvelopeOptions {
 /** Builds an envelope with a fresh message id (the correlation id defaults to it). */
 export function makeEnvelope<P>(type: MessageType, payload: P, options: EnvelopeOptions = {}): Envelope<P> {
   const messageId = randomUUID()
+  const headers: EnvelopeHeaders = {retry_count: 0, source_service: options.sourceService ?? SOURCE_SERVICE}
+  if (options.traceId) headers.trace_id = options.traceId
   return {
     message_id: messageId,
     correlation_id: options.correlationId ?? messageId,
     message_type: type,
     version: ENVELOPE_VERSION,
     timestamp: (options.timestamp ?? new Date()).toISOString(),
-    headers: {retry_count: 0, source_service: options.sourceService ?? SOURCE_SERVICE, trace_id: options.traceId ?? null},
+    headers,
     payload,
   }
 }
 
-/** An envelope addressed by its type: exchange from the type, routing key = the type. */
+/** An envelope addressed by its type: Attune's exchange and routing key for it. */
 export function outbound(envelope: Envelope): OutboundMessage {
-  return {exchange: exchangeFor(envelope.message_type), routing_key: envelope.message_type, message_id: envelope.message_id, envelope}
+  return {exchange: exchangeFor(envelope.message_type), routing_key: routingKeyFor(envelope.message_type), message_id: envelope.message_id, envelope}
+}
+
+export interface RuleForMessage {
+  id: number
+  ref: string
+  trigger_id?: number | null
+  trigger_ref: string
+  action_id?: number | null
+  action_ref: string
+  trigger_params?: unknown
+  enabled: boolean
 }
 
 /** A rule lifecycle message for a rule row (or what is left of it after a delete). */
-export function ruleLifecycleMessage(
-  kind: RuleLifecycleKind,
-  rule: {id: number; ref: string; trigger_ref: string; trigger_params?: unknown; action_ref: string; enabled: boolean},
-  options: EnvelopeOptions = {},
-): OutboundMessage {
-  const payload: RuleLifecyclePayload = {
-    rule_id: rule.id,
-    rule_ref: rule.ref,
-    trigger_ref: rule.trigger_ref,
-    trigger_params: rule.trigger_params ?? {},
-    action_ref: rule.action_ref,
-    enabled: rule.enabled,
+export function ruleLifecycleMessage(kind: RuleLifecycleKind, rule: RuleForMessage, options: EnvelopeOptions = {}): OutboundMessage {
+  if (kind === 'created') {
+    const payload: RuleCreatedPayload = {
+      rule_id: rule.id,
+      rule_ref: rule.ref,
+      trigger_id: rule.trigger_id ?? null,
+      trigger_ref: rule.trigger_ref,
+      action_id: rule.action_id ?? null,
+      action_ref: rule.action_ref,
+      trigger_params: rule.trigger_params ?? {},
+      enabled: rule.enabled,
+    }
+    return outbound(makeEnvelope('RuleCreated', payload, options))
   }
-  return outbound(makeEnvelope(`rule.${kind}`, payload, options))
+  if (kind === 'enabled') {
+    const payload: RuleEnabledPayload = {rule_id: rule.id, rule_ref: rule.ref, trigger_ref: rule.trigger_ref, trigger_params: rule.trigger_params ?? {}}
+    return outbound(makeEnvelope('RuleEnabled', payload, options))
+  }
+  const payload: RuleDisabledPayload = {rule_id: rule.id, rule_ref: rule.ref, trigger_ref: rule.trigger_ref}
+  return outbound(makeEnvelope('RuleDisabled', payload, options))
+}
+
+/** `PackRegistered` for a pack row and the names of its runtimes. */
+export function packRegisteredMessage(pack: {id: number; ref: string; version: string; runtime_names: readonly string[]}, options: EnvelopeOptions = {}): OutboundMessage {
+  const payload: PackRegisteredPayload = {pack_id: pack.id, pack_ref: pack.ref, version: pack.version, runtime_names: pack.runtime_names.map((name) => name.toLowerCase())}
+  return outbound(makeEnvelope('PackRegistered', payload, options))
 }
 
 /** AMQP topic matching: `*` is exactly one word, `#` zero or more. */
