@@ -442,9 +442,10 @@ export async function pgDumpSchema(url: string): Promise<string> {
     ['--schema-only', `--schema=${ATTUNE_SCHEMA}`, '--no-owner', '--no-privileges', '--dbname', url],
     {maxBuffer: 64 * 1024 * 1024},
   )
-  // Version banners differ between hosts, not between schemas.
+  // Version banners differ between hosts, and newer pg_dump wraps its output in
+  // `\restrict <random key>` / `\unrestrict <key>`: neither says anything about the schema.
   return stdout
     .split('\n')
-    .filter((line) => !/^-- Dumped (from|by) /.test(line))
+    .filter((line) => !/^-- Dumped (from|by) /.test(line) && !/^\\(un)?restrict /.test(line))
     .join('\n')
 }
