@@ -336,6 +336,60 @@ describe.skipIf(skip)('an Attune deployment database (../shared/attune migration
       expect(column(log, 'webhook_key')).toMatchObject({type: 'character varying(64)', notNull: true})
     })
 
+    it('idempotent writes need the exact conflict targets: (rule, event) WITH its predicate; event has no unique id', async () => {
+      const client = new pg.Client({connectionString: url})
+      await client.connect()
+      const attempt = async (sql: string, params: unknown[] = []) => {
+        await client.query('SAVEPOINT attempt')
+        try {
+          const result = await client.query(sql, params)
+          await client.query('RELEASE SAVEPOINT attempt')
+          return result.rowCount
+        } catch (error) {
+          await client.query('ROLLBACK TO SAVEPOINT attempt')
+          return (error as Error).message
+        }
+      }
+      try {
+        await client.query('BEGIN')
+        await client.query('SET LOCAL search_path TO attune, public')
+        const {rows: [{id: pack}]} = await client.query(`INSERT INTO pack (ref, label, version) VALUES ('core', 'Core', '1.0.0') RETURNING id`)
+        const {rows: [{id: rule}]} = await client.query(
+          `INSERT INTO rule (ref, pack, pack_ref, label, action_ref, trigger_ref, enabled)
+           VALUES ('core.r', $1, 'core', 'R', 'core.echo', 'core.t', true) RETURNING id`,
+          [pack],
+        )
+        const {rows: [{id: event, created, created_text: createdText}]} = await client.query(
+          `INSERT INTO event (trigger_ref, payload, created) VALUES ('core.t', '{}', '2026-06-01 12:00:00.123456+00')
+           RETURNING id, created, created::text AS created_text`,
+        )
+        const enforcement = `INSERT INTO enforcement (rule, rule_ref, trigger_ref, event, payload) VALUES ($1, 'core.r', 'core.t', $2, '{}')`
+        expect(await attempt(`${enforcement} ON CONFLICT (rule, event) DO NOTHING`, [rule, event])).toMatch(
+          /no unique or exclusion constraint matching the ON CONFLICT specification/,
+        )
+        const target = 'ON CONFLICT (rule, event) WHERE rule IS NOT NULL AND event IS NOT NULL DO NOTHING'
+        expect(await attempt(`${enforcement} ${target}`, [rule, event])).toBe(1)
+        expect(await attempt(`${enforcement} ${target}`, [rule, event])).toBe(0)
+        // An event's id alone is no conflict target; (id, created) is.
+        expect(await attempt(`INSERT INTO event (id, created, trigger_ref) VALUES ($1, $2, 'core.t') ON CONFLICT (id) DO NOTHING`, [event, created])).toMatch(
+          /no unique or exclusion constraint/,
+        )
+        const again = `INSERT INTO event (id, created, trigger_ref) VALUES ($1, $2, 'core.t') ON CONFLICT (id, created) DO NOTHING`
+        expect(await attempt(again, [event, createdText])).toBe(0)
+        // `created` has microseconds; a JS Date keeps milliseconds: the key read back into a Date
+        // is another key, and the same id goes in twice (nothing else makes id unique).
+        expect((created as Date).toISOString()).toBe('2026-06-01T12:00:00.123Z')
+        expect(await attempt(again, [event, created])).toBe(1)
+        expect((await client.query('SELECT count(*)::int AS n FROM event WHERE id = $1', [event])).rows[0].n).toBe(2)
+        // A semver CHECK on pack.version, a NOT NULL without default on worker.worker_type.
+        expect(await attempt(`INSERT INTO pack (ref, label, version) VALUES ('other', 'O', '1.0')`)).toMatch(/pack_version_semver/)
+        expect(await attempt(`INSERT INTO worker (name, worker_role) VALUES ('w', 'sensor')`)).toMatch(/null value in column "worker_type"/)
+      } finally {
+        await client.query('ROLLBACK')
+        await client.end()
+      }
+    })
+
     it('worker and sensor_process have their history triggers, which write worker_history / sensor_process_history', async () => {
       expect(table('worker').triggers.map((entry) => entry.definition)).toContain(
         'CREATE TRIGGER worker_history_trigger AFTER INSERT OR DELETE OR UPDATE ON attune.worker FOR EACH ROW EXECUTE FUNCTION attune.record_worker_history()',
