@@ -1,3 +1,4 @@
+import {isBuiltinTimer, sensorEntryPath, sensorExecutor} from '../engine/sensor/row.js'
 import {randomUUID} from 'node:crypto'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
@@ -162,7 +163,7 @@ export class Daemon {
     this.store = await this.openDatabase()
     this.metrics.databaseUp.set(1)
     if (this.options.packs?.length) {
-      const report = await registerPacks(this.store, this.options.packs)
+      const report = await registerPacks(this.store, this.options.packs, {enforcements: this.options.config.pipeline.enforcements})
       logger.info('packs registered', {packs: report.packs, ...report.summary})
     }
     this.bus = createBus({amqpUrl: config.amqp.url})
@@ -173,7 +174,7 @@ export class Daemon {
       },
     })
     this.relay.start()
-    this.pipeline = new EventPipeline(this.store, {onCommitted: () => this.relay?.notify()})
+    this.pipeline = new EventPipeline(this.store, {onCommitted: () => this.relay?.notify(), enforcements: this.options.config.pipeline.enforcements})
     this.scheduler = new PollScheduler({
       poll: (ref) => this.poll(ref),
       maxConcurrent: config.sensor.max_concurrent_sensors,
@@ -274,7 +275,7 @@ export class Daemon {
       return {ok: false, error: `config does not match the sensor's parameters: ${problems.join('; ')}`, events: 0, enforcements: 0, durationMs: 0}
     }
     const result = await executeSensor(
-      {ref: sensor.ref, entrypoint: sensor.entrypoint, runtime: sensor.runtime_ref, execution: sensor.execution, env: sensor.env ?? undefined},
+      {ref: sensor.ref, entrypoint: sensorEntryPath(sensor), runtime: sensorExecutor(sensor) ?? sensor.runtime_ref, execution: sensor.execution, env: sensor.env ?? undefined},
       {ref: sensor.trigger_ref},
       sensorConfig,
       {
@@ -376,7 +377,7 @@ export class Daemon {
     }
     // Only the sensors this daemon holds a lease on (all of them when it runs alone).
     try {
-      const candidates = rows.map((row) => ({id: row.id, runtime: this.runtimeClass(row.runtime_ref) ?? row.runtime_ref}))
+      const candidates = rows.map((row) => ({id: row.id, runtime: sensorExecutor(row) ?? row.runtime_ref}))
       const tick = await this.leases!.tick(store, candidates, this.runtimeClasses())
       if (tick.claimed > 0 || tick.released > 0) {
         this.options.logger.info('sensor ownership changed', {claimed: tick.claimed, released: tick.released, owned: tick.owned.size, share: tick.share, workers: tick.workers})
@@ -392,7 +393,7 @@ export class Daemon {
     const seen = new Set<string>()
     const defaultInterval = this.options.config.sensor.poll_interval
     for (const row of rows) {
-      if (row.execution === 'long_running') continue
+      if (row.execution === 'long_running' || isBuiltinTimer(row)) continue
       seen.add(row.ref)
       this.sensors.set(row.ref, row)
       const intervalMs = (row.poll_interval ?? defaultInterval) * 1000
@@ -410,17 +411,17 @@ export class Daemon {
     // leases lost meanwhile may belong to another daemon.
     this.markDatabaseUp()
     await this.reloadLongRunning(
-      rows.filter((row) => row.execution === 'long_running'),
+      rows.filter((row) => row.execution === 'long_running' || isBuiltinTimer(row)),
       rules,
     )
   }
 
   private async reloadLongRunning(rows: SensorRow[], rules: RuleRow[]): Promise<void> {
     const wanted = new Set<string>()
-    const builtinTimer = rows.find((row) => BUILTIN.has(row.runtime_ref) && row.entrypoint === 'timer')
+    const builtinTimer = rows.find((row) => isBuiltinTimer(row))
     await this.reloadTimers(builtinTimer, rules)
     for (const row of rows) {
-      if (BUILTIN.has(row.runtime_ref) || (!resolveRuntimeName(row.runtime_ref) && row.runtime_ref.includes('builtin'))) continue
+      if (sensorExecutor(row) === 'builtin') continue
       wanted.add(row.ref)
       const triggers: TriggerInstance[] = rules
         .filter((rule) => row.trigger_types.includes(rule.trigger_ref))
@@ -432,7 +433,7 @@ export class Daemon {
         continue
       }
       if (running) await running.supervisor.stop()
-      const plan = await planLaunch({ref: row.ref, entrypoint: row.entrypoint, runtime: row.runtime_ref}, this.options.config.sensor.interpreters)
+      const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, this.options.config.sensor.interpreters)
       if ('error' in plan) {
         this.options.logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
         continue
@@ -548,7 +549,7 @@ export class Daemon {
       const stored = await this.persist(() =>
         this.store!.transaction(async (tx) => {
           const result = await this.pipeline!.persistIn(tx, [
-            {trigger: {ref: rule.trigger_ref}, sensor: {id: sensor.id, ref: sensor.ref}, config: rule.trigger_params, events: [payload], rule_ids: [rule.id]},
+            {trigger: {ref: rule.trigger_ref}, sensor: {id: sensor.id, ref: sensor.ref}, config: rule.trigger_params, events: [payload], rule_ids: [rule.id], rule_ref: rule.ref},
           ])
           await this.storeTimerState(tx, rule, state)
           return result

@@ -17,6 +17,14 @@ export interface AttuneConfig {
   database: {url?: string}
   amqp: {url?: string}
   auth: {jwt_secret?: string}
+  /** Attune's own setting for the JWT secret (`security.jwt_secret`), used when auth.jwt_secret is not set. */
+  security: {jwt_secret?: string}
+  /**
+   * `enforcements`: who creates enforcements, `attune` (match rules and write enforcements with
+   * the event, the default) or `executor` (store and announce events only; Attune's executor
+   * creates the enforcements on EventCreated). docs/pipeline.md.
+   */
+  pipeline: {enforcements: 'attune' | 'executor'}
   sensor: {
     /** Seconds one poll may take before its process group is killed. */
     timeout: number
@@ -36,6 +44,8 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
   database: {},
   amqp: {},
   auth: {},
+  security: {},
+  pipeline: {enforcements: 'attune'},
   sensor: {
     timeout: 30,
     poll_interval: 30,
@@ -58,6 +68,8 @@ const SCHEMA = {
     database: {type: 'object', additionalProperties: false, properties: {url: {type: 'string', minLength: 1}}},
     amqp: {type: 'object', additionalProperties: false, properties: {url: {type: 'string', minLength: 1}}},
     auth: {type: 'object', additionalProperties: false, properties: {jwt_secret: {type: 'string'}}},
+    security: {type: 'object', additionalProperties: false, properties: {jwt_secret: {type: 'string'}}},
+    pipeline: {type: 'object', additionalProperties: false, properties: {enforcements: {enum: ['attune', 'executor']}}},
     sensor: {
       type: 'object',
       additionalProperties: false,
@@ -158,6 +170,13 @@ function numberFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined
   return value
 }
 
+function enforcementsFromEnv(env: NodeJS.ProcessEnv): 'attune' | 'executor' | undefined {
+  const raw = env.ATTUNE_ENFORCEMENTS
+  if (!raw) return undefined
+  if (raw === 'attune' || raw === 'executor') return raw
+  throw new AbortError(`ATTUNE_ENFORCEMENTS must be attune or executor, got "${raw}"`, {code: 'env_invalid'})
+}
+
 /** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   const runtimes = env.ATTUNE_SENSOR_RUNTIMES
@@ -166,6 +185,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     database: {url: env.ATTUNE_DATABASE_URL || env.DATABASE_URL || undefined},
     amqp: {url: env.ATTUNE_AMQP_URL || undefined},
     auth: {jwt_secret: env.ATTUNE_JWT_SECRET || undefined},
+    // Attune's own variable for its setting security.jwt_secret.
+    security: {jwt_secret: env.ATTUNE__SECURITY__JWT_SECRET || undefined},
+    pipeline: {enforcements: enforcementsFromEnv(env)},
     sensor: {
       timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
       poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),
@@ -223,5 +245,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const fromFile = file ? readConfigFile(file) : undefined
   const config = mergeConfig<AttuneConfig>({...DEFAULT_CONFIG, home}, fromFile, fromEnv, options.overrides)
   config.home = resolve(cwd, config.home)
+  // Attune's setting is the fallback: attune's own (auth.jwt_secret, ATTUNE_JWT_SECRET) wins.
+  config.auth.jwt_secret ??= config.security.jwt_secret
   return {config, file}
 }

@@ -2,7 +2,7 @@ import type {PackSummaryRow} from '../../engine/store/index.js'
 import {AttuneCommand, databaseFlags} from '../base.js'
 
 export default class PackList extends AttuneCommand<typeof PackList> {
-  static override summary = 'List registered packs with their counts of runtimes, triggers, sensors and rules.'
+  static override summary = 'List registered packs with their counts of runtimes, triggers, sensors, actions and rules.'
   static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
   static override flags = {...databaseFlags}
 
@@ -10,16 +10,17 @@ export default class PackList extends AttuneCommand<typeof PackList> {
     const {listPacks} = await import('../../engine/store/index.js')
     const packs = await this.withStore((store) => listPacks(store))
     if (!this.jsonEnabled()) {
-      const {renderTable, enabledColor} = await import('../../ui/table.js')
+      const {renderTable} = await import('../../ui/table.js')
       this.print(
         renderTable(
           packs,
           [
-            {header: 'REF', value: (pack) => pack.ref, color: (pack) => enabledColor(pack.enabled)},
+            {header: 'REF', value: (pack) => pack.ref},
             {header: 'VERSION', value: (pack) => pack.version ?? ''},
             {header: 'RUNTIMES', value: (pack) => String(pack.runtimes)},
             {header: 'TRIGGERS', value: (pack) => String(pack.triggers)},
             {header: 'SENSORS', value: (pack) => String(pack.sensors)},
+            {header: 'ACTIONS', value: (pack) => String(pack.actions)},
             {header: 'RULES', value: (pack) => String(pack.rules)},
             {header: 'DESCRIPTION', value: (pack) => pack.description ?? ''},
           ],

@@ -37,7 +37,7 @@ messages through the outbox, in the same transaction; a running daemon publishes
     const {argv} = await this.parse(PackRegister)
     const dirs = argv as string[]
     const {registerPacks} = await import('../../engine/packs/index.js')
-    const report = await this.withStore((store) => registerPacks(store, dirs, {dryRun: this.flags['dry-run'], prune: this.flags.prune}))
+    const report = await this.withStore((store) => registerPacks(store, dirs, {dryRun: this.flags['dry-run'], prune: this.flags.prune, enforcements: this.loadConfig().config.pipeline.enforcements}))
     if (!this.jsonEnabled()) {
       const {renderTable} = await import('../../ui/table.js')
       const statusColor: Record<string, string> = {created: 'green', updated: 'yellow', unchanged: 'gray', skipped: 'gray', deleted: 'red'}

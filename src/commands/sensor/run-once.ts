@@ -78,6 +78,7 @@ failed or publishing failed (the messages stay in the outbox for the daemon), 2 
         persist: flags.persist,
         bus,
         publishTimeoutMs: publishTimeout * 1000,
+        enforcements: config.pipeline.enforcements,
         execute: {timeoutMs: config.sensor.timeout * 1000, maxOutputBytes: config.sensor.max_output_bytes, interpreters: config.sensor.interpreters},
       })
     } finally {

@@ -64,7 +64,7 @@ export function toWireMessage(exchange: string, routingKey: string, envelope: En
     correlation_id: envelope.correlation_id,
     message_type: envelope.message_type,
     timestamp: envelope.timestamp,
-    trace_id: envelope.headers.trace_id,
+    trace_id: envelope.headers.trace_id ?? null,
     retry_count: envelope.headers.retry_count,
     body: JSON.stringify(envelope),
   }

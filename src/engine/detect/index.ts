@@ -34,11 +34,11 @@ export {defaultWorkerName, registerSensorWorker, workerCapabilities} from './wor
 /** The core pack shipped with attune (its runtimes are what a fresh database lacks). */
 export const CORE_PACK_DIR = fileURLToPath(new URL('../../../packs/core', import.meta.url))
 
-/** The rows detection considers: sensor runtimes, and pack runtimes without a type. */
+/** The rows detection considers: every runtime row (Attune's table has no sensor/action type). */
 export async function readRuntimeRows(q: Queryable): Promise<RuntimeRow[]> {
   try {
     const {rows} = await q.query<RuntimeRow>(
-      `SELECT * FROM attune.runtime WHERE lower(runtime_type) = 'sensor' OR runtime_type IS NULL ORDER BY ref`,
+      `SELECT * FROM attune.runtime ORDER BY ref`,
     )
     return rows
   } catch (error) {

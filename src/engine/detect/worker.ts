@@ -7,16 +7,37 @@ export function defaultWorkerName(): string {
   return hostname()
 }
 
-/** What the worker row records: the available runtimes (SPEC §8), plus versions and paths for operators. */
-export function workerCapabilities(report: Pick<DetectionReport, 'runtimes' | 'available' | 'source' | 'checked_at'>): Record<string, unknown> {
+/** The version attune reports as `capabilities.sensor_version` (Attune's sensor service reports its own). */
+export const SENSOR_VERSION = '0.2.0'
+
+/**
+ * What the worker row records, with Attune's capability keys (`runtimes`: lowercased names,
+ * `runtime_versions`, `max_concurrent_sensors`, `sensor_version`) so Attune's API and web UI
+ * show the daemon, plus attune's own (`engine: attune`, interpreter `paths`, `source`,
+ * `detected_at`).
+ */
+export function workerCapabilities(
+  report: Pick<DetectionReport, 'runtimes' | 'available' | 'source' | 'checked_at'>,
+  options: {maxConcurrentSensors?: number} = {},
+): Record<string, unknown> {
   const versions: Record<string, string> = {}
   const paths: Record<string, string> = {}
   for (const runtime of report.runtimes) {
     if (!runtime.available) continue
-    if (runtime.version && !(runtime.name in versions)) versions[runtime.name] = runtime.version
-    if (runtime.path && !(runtime.name in paths)) paths[runtime.name] = runtime.path
+    const name = runtime.name.toLowerCase()
+    if (runtime.version && !(name in versions)) versions[name] = runtime.version
+    if (runtime.path && !(name in paths)) paths[name] = runtime.path
   }
-  return {runtimes: report.available, versions, paths, source: report.source, detected_at: report.checked_at}
+  return {
+    runtimes: report.available.map((name) => name.toLowerCase()),
+    runtime_versions: versions,
+    max_concurrent_sensors: options.maxConcurrentSensors ?? 16,
+    sensor_version: SENSOR_VERSION,
+    engine: 'attune',
+    paths,
+    source: report.source,
+    detected_at: report.checked_at,
+  }
 }
 
 interface WorkerRow {
@@ -31,17 +52,18 @@ interface WorkerRow {
 }
 
 /**
- * Upserts the worker row `name` (`worker_role: sensor`, status `active`, heartbeat now).
- * One row per name: a second registration updates capabilities and heartbeat in place.
+ * Upserts the worker row `name` as Attune's sensor service registers itself (`worker_type:
+ * local`, `worker_role: sensor`, `host`, status `active`, heartbeat now). One row per name: a
+ * second registration updates capabilities, host and heartbeat in place.
  */
 export async function registerSensorWorker(q: Queryable, name: string, capabilities: Record<string, unknown>): Promise<WorkerRegistration> {
   const {rows} = await q.query<WorkerRow>(
-    `INSERT INTO attune.worker (name, worker_role, capabilities, status, last_heartbeat)
-     VALUES ($1, 'sensor', $2::jsonb, 'active', now())
-     ON CONFLICT (name) DO UPDATE SET worker_role = EXCLUDED.worker_role, capabilities = EXCLUDED.capabilities,
+    `INSERT INTO attune.worker (name, worker_type, worker_role, host, capabilities, status, last_heartbeat)
+     VALUES ($1, 'local', 'sensor', $3, $2::jsonb, 'active', now())
+     ON CONFLICT (name) DO UPDATE SET worker_role = EXCLUDED.worker_role, capabilities = EXCLUDED.capabilities, host = EXCLUDED.host,
        status = EXCLUDED.status, last_heartbeat = clock_timestamp(), updated = clock_timestamp()
-     RETURNING id, name, worker_role, status, capabilities, last_heartbeat, created, updated`,
-    [name, JSON.stringify(capabilities)],
+     RETURNING id, name, worker_role::text, status::text, capabilities, last_heartbeat, created, updated`,
+    [name, JSON.stringify(capabilities), hostname()],
   )
   const row = rows[0]
   return {

@@ -15,8 +15,16 @@ import {randomUUID} from 'node:crypto'
 import {EVENTS_EXCHANGE, EXECUTIONS_EXCHANGE, SOURCE_SERVICE} from '../bus/envelope.js'
 import {AbortError} from '../errors.js'
 import type {Queryable, Store} from '../store/types.js'
-import type {GroupTrace} from '../rules/index.js'
+import type {EventInfo, GroupTrace, JsonValue} from '../rules/index.js'
 import {RuleCache, type ActiveRule} from './rules.js'
+import {buildTemplateContext, plainSecretParams, renderActionParams, rfc3339, secretRefusalMessage} from './template/index.js'
+
+/**
+ * Who creates enforcements: `attune` (the default, the seeds' design) matches rules and writes
+ * enforcements with their rendered config in the event's transaction; `executor` leaves that to
+ * Attune's executor, which does it on `EventCreated` (attune then stores and announces events only).
+ */
+export type EnforcementCreator = 'attune' | 'executor'
 
 /** The events of one poll and where they come from. */
 export interface PollEvents {
@@ -35,6 +43,8 @@ export interface PollEvents {
    * sensor's `trigger_instance_id`). Default: every enabled rule of the trigger.
    */
   rule_ids?: readonly number[]
+  /** The ref of the one rule in `rule_ids` (stored as `event.rule_ref`). */
+  rule_ref?: string
 }
 
 export interface StoredEnforcement {
@@ -96,31 +106,35 @@ export interface EventPipelineOptions {
   sourceService?: string
   /** Called after every commit that wrote outbox rows: wire the relay's `notify()` here. */
   onCommitted?: (result: PersistResult) => void
+  /** `pipeline.enforcements`: who creates enforcements (default `attune`). */
+  enforcements?: EnforcementCreator
 }
 
 /** Input rows for the insert statement, built in JS after matching. */
 interface Batch {
-  polls: Array<{triggerId: number | null; triggerRef: string; sensorId: number | null; sensorRef: string | null; config: string | null; traceId: string}>
+  polls: Array<{triggerId: number | null; triggerRef: string; sensorId: number | null; sensorRef: string | null; config: string | null; traceId: string; ruleId: number | null; ruleRef: string | null}>
   events: Array<{poll: number; index: number; payload: string}>
   rules: ActiveRule[]
-  /** (event ordinal, rule ordinal), both 1-based. */
-  matches: Array<[number, number]>
+  /** (event ordinal, rule ordinal), both 1-based, and the enforcement's rendered config. */
+  matches: Array<[number, number, string]>
 }
 
-// Ids are drawn from the sequences up front (in a MATERIALIZED CTE, evaluated once) so the
-// enforcement and outbox rows can refer to the events of the same statement, and so every
-// input row's id comes back tagged with its position. The envelopes are built here, in SQL,
-// because only here are the ids known; bus/envelope.ts documents the same shape.
+// Event ids are drawn before matching when any rule may match (expression conditions and
+// action parameter templates see the event's id and time); otherwise here, in a MATERIALIZED
+// CTE evaluated once, so the enforcement and outbox rows can refer to the events of the same
+// statement, and so every input row's id comes back tagged with its position. The envelopes
+// are built here, in SQL, because only here are the ids known; bus/envelope.ts and
+// bus/attune.ts document the same shape (Attune's `EventCreated` and `EnforcementCreated`).
 const INSERT_SQL = `
 WITH
 p AS (
-  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[])
-    WITH ORDINALITY AS p(trigger_id, trigger_ref, sensor_id, sensor_ref, config, trace_id, i)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::jsonb[], $6::text[], $17::bigint[], $18::text[])
+    WITH ORDINALITY AS p(trigger_id, trigger_ref, sensor_id, sensor_ref, config, trace_id, rule_id, rule_ref, i)
 ),
 ev AS MATERIALIZED (
-  SELECT nextval('attune.event_id_seq'::regclass) AS id, gen_random_uuid()::text AS message_id, e.ord, e.payload,
+  SELECT COALESCE(($19::bigint[])[e.ord], nextval('attune.event_id_seq'::regclass)) AS id, gen_random_uuid()::text AS message_id, e.ord, e.payload,
          COALESCE(p.trigger_id, (SELECT t.id FROM attune.trigger t WHERE t.ref = p.trigger_ref)) AS trigger_id,
-         p.trigger_ref, p.sensor_ref, p.config, p.trace_id,
+         p.trigger_ref, p.sensor_ref, p.config, p.trace_id, p.rule_id, p.rule_ref,
          COALESCE(p.sensor_id, (SELECT s.id FROM attune.sensor s WHERE s.ref = p.sensor_ref)) AS sensor_id
     FROM unnest($7::int[], $8::jsonb[]) WITH ORDINALITY AS e(poll, payload, ord)
     JOIN p ON p.i = e.poll
@@ -131,25 +145,25 @@ r AS (
 m AS MATERIALIZED (
   SELECT nextval('attune.enforcement_id_seq'::regclass) AS id, gen_random_uuid()::text AS message_id, x.ord,
          ev.id AS event_id, ev.message_id AS event_message_id, ev.trigger_ref, ev.payload, ev.trace_id,
-         r.rule_id, r.rule_ref, r.condition, r.conditions
-    FROM unnest($13::int[], $14::int[]) WITH ORDINALITY AS x(event_ord, rule_i, ord)
+         r.rule_id, r.rule_ref, r.condition, r.conditions, x.config
+    FROM unnest($13::int[], $14::int[], $20::jsonb[]) WITH ORDINALITY AS x(event_ord, rule_i, config, ord)
     JOIN ev ON ev.ord = x.event_ord
     JOIN r ON r.i = x.rule_i
 ),
 ins_ev AS (
-  INSERT INTO attune.event (id, trigger, trigger_ref, config, payload, source, source_ref)
-  SELECT id, trigger_id, trigger_ref, config, payload, sensor_id, sensor_ref FROM ev
+  INSERT INTO attune.event (id, trigger, trigger_ref, config, payload, source, source_ref, rule, rule_ref)
+  SELECT id, trigger_id, trigger_ref, config, payload, sensor_id, sensor_ref, rule_id, rule_ref FROM ev
 ),
 ins_enf AS (
-  INSERT INTO attune.enforcement (id, rule, rule_ref, trigger_ref, event, status, payload, condition, conditions)
-  SELECT id, rule_id, rule_ref, trigger_ref, event_id, 'created', payload, condition, conditions FROM m
-  ON CONFLICT (rule, event) DO NOTHING
+  INSERT INTO attune.enforcement (id, rule, rule_ref, trigger_ref, config, event, status, payload, condition, conditions)
+  SELECT id, rule_id, rule_ref, trigger_ref, config, event_id, 'created', payload, condition::attune.enforcement_condition_enum, conditions FROM m
+  ON CONFLICT (rule, event) WHERE rule IS NOT NULL AND event IS NOT NULL DO NOTHING
   RETURNING id
 ),
 ins_out AS (
   INSERT INTO attune_sensor.outbox (exchange, routing_key, message_id, message)
   SELECT '${EVENTS_EXCHANGE}', 'event.created', message_id, jsonb_build_object(
-           'message_id', message_id, 'correlation_id', message_id, 'message_type', 'event.created',
+           'message_id', message_id, 'correlation_id', message_id, 'message_type', 'EventCreated',
            'version', '1.0', 'timestamp', $15::text,
            'headers', jsonb_build_object('retry_count', 0, 'source_service', $16::text, 'trace_id', trace_id),
            'payload', jsonb_build_object('event_id', id, 'trigger_id', trigger_id, 'trigger_ref', trigger_ref,
@@ -157,7 +171,7 @@ ins_out AS (
     FROM ev
   UNION ALL
   SELECT '${EXECUTIONS_EXCHANGE}', 'enforcement.created', m.message_id, jsonb_build_object(
-           'message_id', m.message_id, 'correlation_id', m.event_message_id, 'message_type', 'enforcement.created',
+           'message_id', m.message_id, 'correlation_id', m.event_message_id, 'message_type', 'EnforcementCreated',
            'version', '1.0', 'timestamp', $15::text,
            'headers', jsonb_build_object('retry_count', 0, 'source_service', $16::text, 'trace_id', m.trace_id),
            'payload', jsonb_build_object('enforcement_id', m.id, 'rule_id', m.rule_id, 'rule_ref', m.rule_ref,
@@ -170,6 +184,10 @@ UNION ALL
 SELECT 'enforcement', m.ord::int, m.id, m.message_id FROM m JOIN ins_enf USING (id)
 UNION ALL
 SELECT 'outbox', count(*)::int, NULL, NULL FROM ins_out`
+
+/** Draws event ids and reads the transaction's time (`event.created`'s default) in one round trip. */
+const RESERVE_SQL = `SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS now,
+  ARRAY(SELECT nextval('attune.event_id_seq'::regclass) FROM generate_series(1, $1::int)) AS ids`
 
 export class EventPipeline {
   readonly rules: RuleCache
@@ -227,8 +245,15 @@ export class EventPipeline {
   }
 
   private async write(tx: Queryable, polls: readonly PollEvents[], prepared: Prepared): Promise<PersistResult> {
-    const {byTrigger, warnings} = await this.rules.load(tx, polls.map((poll) => poll.trigger.ref))
-    const batch = match(polls, prepared, byTrigger)
+    const mode = this.options.enforcements ?? 'attune'
+    const {byTrigger, warnings} =
+      mode === 'executor' ? {byTrigger: new Map<string, ActiveRule[]>(), warnings: [] as string[]} : await this.rules.load(tx, polls.map((poll) => poll.trigger.ref))
+    let reserved: {now: string; ids: number[]} | undefined
+    if ([...byTrigger.values()].some((rules) => rules.length > 0)) {
+      const {rows} = await tx.query<{now: string; ids: Array<number | string>}>(RESERVE_SQL, [prepared.events.length])
+      reserved = {now: rows[0].now, ids: rows[0].ids.map(Number)}
+    }
+    const batch = match(polls, prepared, byTrigger, reserved, warnings)
     const {rows} = await tx.query<{kind: string; ord: number; id: number | null; message_id: string | null}>(INSERT_SQL, [
       batch.polls.map((p) => p.triggerId),
       batch.polls.map((p) => p.triggerRef),
@@ -241,11 +266,15 @@ export class EventPipeline {
       batch.rules.map((r) => r.id),
       batch.rules.map((r) => r.ref),
       batch.rules.map((r) => r.condition),
-      batch.rules.map((r) => JSON.stringify(r.conditions)),
+      batch.rules.map((r) => JSON.stringify(r.stored_conditions)),
       batch.matches.map(([event]) => event),
       batch.matches.map(([, rule]) => rule),
       new Date().toISOString(),
       this.sourceService,
+      batch.polls.map((p) => p.ruleId),
+      batch.polls.map((p) => p.ruleRef),
+      reserved?.ids ?? [],
+      batch.matches.map(([, , config]) => config),
     ])
     const events: StoredEvent[] = new Array(batch.events.length)
     const enforcementRows: Array<{ord: number; id: number; message_id: string}> = []
@@ -288,6 +317,8 @@ interface Prepared {
 }
 
 const REF = /^[\w-]+(\.[\w-]+)+$/
+/** Attune's `headers.trace_id` is a UUID: anything else is replaced by a fresh one. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Checks and serialises the input; every problem names the poll and event. */
 function prepare(polls: readonly PollEvents[]): Prepared {
@@ -308,7 +339,10 @@ function prepare(polls: readonly PollEvents[]): Prepared {
       sensorId: poll.sensor?.id ?? null,
       sensorRef: poll.sensor?.ref ?? null,
       config: poll.config === undefined || poll.config === null ? null : toStorableJson(poll.config, `${where}config`),
-      traceId: poll.trace_id ?? randomUUID(),
+      traceId: poll.trace_id && UUID.test(poll.trace_id) ? poll.trace_id : randomUUID(),
+      // An event of one rule's trigger instance (a timer) is tied to that rule, as Attune's are.
+      ruleId: poll.rule_ids?.length === 1 ? poll.rule_ids[0] : null,
+      ruleRef: poll.rule_ids?.length === 1 ? (poll.rule_ref ?? null) : null,
     })
     poll.events.forEach((payload, index) => {
       if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
@@ -342,26 +376,54 @@ function toStorableJson(value: unknown, what: string): string {
   return text
 }
 
-/** Matches every event against its trigger's rules; returns the statement's input. */
-function match(polls: readonly PollEvents[], prepared: Prepared, byTrigger: Map<string, ActiveRule[]>): Batch {
+/**
+ * Matches every event against its trigger's rules and renders each match's `enforcement.config`
+ * (the rule's action_params against the event, as Attune's executor renders them); returns the
+ * statement's input. A match whose action is gone, or whose config would carry a parameter the
+ * action marks secret in plain text, gets no enforcement and a warning instead.
+ */
+function match(
+  polls: readonly PollEvents[],
+  prepared: Prepared,
+  byTrigger: Map<string, ActiveRule[]>,
+  reserved: {now: string; ids: number[]} | undefined,
+  warnings: string[],
+): Batch {
   const batch: Batch = {polls: prepared.polls, events: [], rules: [], matches: []}
   const ruleOrdinal = new Map<number, number>()
   prepared.events.forEach(({poll, index, payload}, i) => {
     batch.events.push({poll: poll + 1, index, payload})
     const rules = byTrigger.get(polls[poll].trigger.ref)
-    if (!rules || rules.length === 0) return
+    if (!rules || rules.length === 0 || !reserved) return
     const value = polls[poll].events[index]
     const only = polls[poll].rule_ids
+    const id = reserved.ids[i]
+    const info: EventInfo = {id, trigger_ref: polls[poll].trigger.ref, created: rfc3339(reserved.now)}
     for (const rule of rules) {
       if (only && !only.includes(rule.id)) continue
-      if (!rule.test(value)) continue
+      if (!rule.test(value, info)) continue
+      if (!rule.action) {
+        warnings.push(`rule ${rule.ref} matched event ${id} but its action ${rule.action_ref} does not exist: no enforcement (Attune's executor could not run it)`)
+        continue
+      }
+      const context = buildTemplateContext({
+        event: {id, trigger_ref: polls[poll].trigger.ref, payload: value as JsonValue, created: reserved.now},
+        rule: {id: rule.id, ref: rule.ref},
+        pack: rule.pack ? {ref: rule.pack.ref, config: rule.pack.config as JsonValue, conf_schema: rule.pack.conf_schema as JsonValue} : null,
+      })
+      const rendered = renderActionParams(rule.action_params as JsonValue, context)
+      const secret = plainSecretParams(rendered, rule.action.param_schema)
+      if (secret.length > 0) {
+        warnings.push(`${secretRefusalMessage(rule.ref, rule.action_ref, secret)} (event ${id} stored without this enforcement)`)
+        continue
+      }
       let ordinal = ruleOrdinal.get(rule.id)
       if (ordinal === undefined) {
         batch.rules.push(rule)
         ordinal = batch.rules.length
         ruleOrdinal.set(rule.id, ordinal)
       }
-      batch.matches.push([i + 1, ordinal])
+      batch.matches.push([i + 1, ordinal, JSON.stringify(rendered.value)])
     }
   })
   return batch

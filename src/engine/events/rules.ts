@@ -20,9 +20,15 @@ export interface ActiveRule {
   action_ref: string
   /** The row version this was compiled from. */
   version: string
-  /** Root group kind and children, as the enforcement row stores them. */
+  /** Root group kind (Attune's enforcement_condition_enum). */
   condition: 'all' | 'any'
   conditions: ConditionNode[]
+  /** The rule's conditions as stored (copied into `enforcement.conditions`, as Attune does). */
+  stored_conditions: unknown
+  /** What `enforcement.config` is rendered from, with the pack and action it needs. */
+  action_params: unknown
+  pack: {id: number; ref: string; config: unknown; conf_schema: unknown} | null
+  action: {id: number; param_schema: unknown} | null
   compiled: CompiledRule
   /** `event`: what is known of the event besides its payload (for expression conditions). */
   test(payload: unknown, event?: EventInfo): boolean
@@ -37,7 +43,14 @@ export interface RuleLoad {
 }
 
 /** Turns a stored rule row into a compiled rule; throws an `AbortError` naming the rule. */
-export function activateRule(row: RuleRow, version = ''): ActiveRule {
+export type RuleContextRow = RuleRow & {
+  pack_config?: unknown
+  pack_conf_schema?: unknown
+  action_param_schema?: unknown
+  action_exists?: boolean
+}
+
+export function activateRule(row: RuleContextRow, version = ''): ActiveRule {
   const compiled = compileStoredRule(row)
   const group: ConditionGroup = compiled.rule.conditions
   const {conditions} = compiled
@@ -50,6 +63,10 @@ export function activateRule(row: RuleRow, version = ''): ActiveRule {
     version,
     condition: 'all' in group ? 'all' : 'any',
     conditions: 'all' in group ? group.all : group.any,
+    stored_conditions: row.conditions ?? [],
+    action_params: row.action_params ?? {},
+    pack: row.pack === null || row.pack === undefined ? null : {id: row.pack, ref: row.pack_ref, config: row.pack_config ?? {}, conf_schema: row.pack_conf_schema ?? {}},
+    action: row.action_exists && row.action !== null ? {id: row.action, param_schema: row.action_param_schema ?? null} : null,
     compiled,
     test: conditions.test,
     explain(payload, event) {
@@ -77,16 +94,22 @@ export class RuleCache {
     const byTrigger = new Map<string, ActiveRule[]>(refs.map((ref) => [ref, []]))
     const warnings: string[] = []
     if (refs.length === 0) return {byTrigger, warnings}
+    // The version covers the rule, its pack (config) and its action (parameter schema).
     const {rows: current} = await q.query<{id: number; trigger_ref: string; version: string}>(
-      `SELECT id, trigger_ref, xmin::text AS version FROM attune.rule
-        WHERE enabled AND trigger_ref = ANY($1::text[]) ORDER BY created, id`,
+      `SELECT r.id, r.trigger_ref, r.xmin::text || ':' || COALESCE(p.xmin::text, '') || ':' || COALESCE(a.xmin::text, '') AS version
+         FROM attune.rule r LEFT JOIN attune.pack p ON p.id = r.pack LEFT JOIN attune.action a ON a.id = r.action
+        WHERE r.enabled AND r.trigger_ref = ANY($1::text[]) ORDER BY r.created, r.id`,
       [refs],
     )
     const stale = current.filter((r) => this.rules.get(r.id)?.version !== r.version && this.broken.get(r.id)?.version !== r.version)
     if (stale.length > 0) {
-      const {rows} = await q.query<RuleRow & {version: string}>('SELECT *, xmin::text AS version FROM attune.rule WHERE id = ANY($1::bigint[])', [
-        stale.map((r) => r.id),
-      ])
+      const {rows} = await q.query<RuleContextRow & {version: string}>(
+        `SELECT r.*, r.xmin::text || ':' || COALESCE(p.xmin::text, '') || ':' || COALESCE(a.xmin::text, '') AS version,
+                p.config AS pack_config, p.conf_schema AS pack_conf_schema, a.param_schema AS action_param_schema, (a.id IS NOT NULL) AS action_exists
+           FROM attune.rule r LEFT JOIN attune.pack p ON p.id = r.pack LEFT JOIN attune.action a ON a.id = r.action
+          WHERE r.id = ANY($1::bigint[])`,
+        [stale.map((r) => r.id)],
+      )
       for (const row of rows) {
         this.rules.delete(row.id)
         this.broken.delete(row.id)

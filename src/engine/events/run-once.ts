@@ -4,6 +4,7 @@
  * output schema, the rule matching of the event pipeline, and with `persist` the pipeline's
  * transaction and the outbox relay. Without `persist` nothing is written.
  */
+import {isBuiltinTimer, sensorEntryPath, sensorExecutor} from '../sensor/row.js'
 import {existsSync, statSync} from 'node:fs'
 import {basename, dirname, extname, resolve} from 'node:path'
 import {OutboxRelay} from '../bus/outbox.js'
@@ -26,6 +27,8 @@ export interface RunOnceOptions {
   config?: Record<string, unknown>
   /** For a sensor file (ignored for a registered sensor): as in `attune sensor test`. */
   file?: {runtime?: string; sensorRef?: string; triggerRef?: string; env?: Record<string, string>}
+  /** `pipeline.enforcements`: who creates enforcements (default attune). */
+  enforcements?: 'attune' | 'executor'
   /** Add the condition-by-condition trace of every rule. */
   explain?: boolean
   /** Store events, enforcements and outbox rows, then publish through `bus`. */
@@ -112,7 +115,7 @@ async function resolveSensor(store: Store, options: RunOnceOptions): Promise<Res
       hint: 'List the registered sensors with `attune sensor list`, or pass the path of a sensor file.',
     })
   }
-  if (row.execution === 'long_running') throw notPollable(row.ref)
+  if (row.execution === 'long_running' || isBuiltinTimer(row)) throw notPollable(row.ref)
   if (!row.enabled) warnings.push(`sensor ${row.ref} is disabled: the daemon does not poll it`)
   const {config, problems} = sensorPollConfig(row.param_schema, row.config, options.config)
   if (problems.length > 0) {
@@ -122,7 +125,7 @@ async function resolveSensor(store: Store, options: RunOnceOptions): Promise<Res
   return {
     source: 'registered',
     // One poll: a persistent runner would be started for nothing.
-    spec: {ref: row.ref, entrypoint: row.entrypoint, runtime: row.runtime_ref, execution: 'poll', env: row.env ?? undefined},
+    spec: {ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref, execution: 'poll', env: row.env ?? undefined},
     sensorId: row.id,
     trigger: {id: trigger?.id ?? row.trigger, ref: row.trigger_ref, row: trigger},
     config,
@@ -156,7 +159,7 @@ export async function runSensorOnce(store: Store, options: RunOnceOptions): Prom
     config: resolved.snapshot,
     events: poll.events,
   }
-  const pipeline = new EventPipeline(store)
+  const pipeline = new EventPipeline(store, {enforcements: options.enforcements})
   const preview = await pipeline.preview(store, [input], {explain: options.explain})
   result.warnings.push(...preview.warnings)
   result.events = preview.events.map((event) => ({
@@ -229,7 +232,7 @@ async function resolveDefinition(store: Store, options: RunOnceOptions): Promise
   const registered = await getSensor(store, sensor.ref)
   return {
     source: 'definition',
-    spec: {ref: sensor.ref, entrypoint: sensor.entrypoint, runtime: sensor.runner_type, execution: 'poll', env: sensor.env ?? undefined},
+    spec: {ref: sensor.ref, entrypoint: sensor.entry_path ?? sensor.entrypoint, runtime: sensor.runner_type, execution: 'poll', env: sensor.env ?? undefined},
     sensorId: registered?.id ?? null,
     trigger: {id: trigger?.id ?? null, ref: triggerRef, row: trigger},
     config,

@@ -52,6 +52,11 @@ export async function openPgStore(url: string, options: PgStoreOptions = {}): Pr
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query reports the problem instead.
   pool.on('error', () => {})
+  // Attune's history triggers (on worker and sensor_process) name their tables without a
+  // schema: like Attune's own services, every connection searches schema attune first.
+  pool.on('connect', (client) => {
+    client.query('SET search_path TO attune, public').catch(() => {})
+  })
   try {
     await pool.query('SELECT 1')
   } catch (error) {

@@ -192,6 +192,7 @@ export interface PackSummaryRow extends PackRow {
   runtimes: number
   triggers: number
   sensors: number
+  actions: number
   rules: number
 }
 
@@ -213,6 +214,7 @@ export async function listPacks(q: Queryable): Promise<PackSummaryRow[]> {
       (SELECT count(*) FROM attune.runtime x WHERE x.pack = p.id) AS runtimes,
       (SELECT count(*) FROM attune.trigger x WHERE x.pack = p.id) AS triggers,
       (SELECT count(*) FROM attune.sensor x WHERE x.pack = p.id) AS sensors,
+      (SELECT count(*) FROM attune.action x WHERE x.pack = p.id) AS actions,
       (SELECT count(*) FROM attune.rule x WHERE x.pack = p.id) AS rules
     FROM attune.pack p ORDER BY p.ref`)
   return rows

@@ -45,7 +45,7 @@ export interface SensorStatusRow {
 
 export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
   const {rows} = await q.query<SensorStatusRow>(
-    `SELECT s.ref, s.enabled, s.execution, o.owner,
+    `SELECT s.ref, s.enabled, COALESCE(ss.execution, 'long_running') AS execution, o.owner,
             ${workerAlive('w', '$1')} AS owner_alive,
             CASE WHEN NOT s.enabled THEN 'disabled'
                  WHEN st.state IS NULL OR (o.leased AND st.owner IS DISTINCT FROM o.owner) THEN 'not polled'
@@ -54,6 +54,7 @@ export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
             COALESCE(st.failures, 0)::int AS failures, COALESCE(st.events, 0)::int AS events,
             st.last_poll, st.last_duration_ms, st.last_error, st.next_poll
        FROM attune.sensor s
+       LEFT JOIN attune_sensor.sensor_settings ss ON ss.sensor = s.id
        LEFT JOIN attune_sensor.sensor_state st ON st.sensor = s.id
        LEFT JOIN attune_sensor.sensor_lease l ON l.sensor = s.id AND l.expires > now() AND l.owner NOT LIKE '% (released)'
       CROSS JOIN LATERAL (SELECT COALESCE(l.owner, st.owner) AS owner, l.owner IS NOT NULL AS leased) o
@@ -81,11 +82,11 @@ export interface WorkerListRow {
 
 export async function listWorkers(q: Queryable, filter: {role?: string} = {}): Promise<WorkerListRow[]> {
   const {rows} = await q.query<WorkerListRow>(
-    `SELECT id::int AS id, name, worker_role, status, capabilities, last_heartbeat,
+    `SELECT id::int AS id, name, worker_role::text AS worker_role, status::text AS status, capabilities, last_heartbeat,
             round(extract(epoch FROM now() - last_heartbeat))::int AS heartbeat_age_seconds, created,
             ${workerAlive('w', '$2')} AS alive
        FROM attune.worker w
-      WHERE $1::text IS NULL OR worker_role = $1
+      WHERE $1::text IS NULL OR worker_role::text = $1
       ORDER BY name`,
     [filter.role ?? null, HEARTBEAT_STALE_SECONDS],
   )

@@ -17,6 +17,7 @@ const CLOCK_TOLERANCE_SECONDS = 30
 export interface SensorTokenClaims {
   /** The id of the `identity` row `sensor:<ref>`, as a string (JWT `sub` is a string). */
   sub: string
+  /** The bare sensor ref, as Attune's API issues it (its events get `source_ref` from it). */
   login: string
   iat: number
   exp: number
@@ -77,15 +78,18 @@ export function validateTokenRequest(request: SensorTokenRequest): Required<Sens
   return {sensorRef: request.sensorRef, triggerTypes, ttlSeconds}
 }
 
-/** The identity `sensor:<ref>`: created on first use, reused (attributes refreshed) after. */
+/**
+ * The identity `sensor:<ref>` as Attune's API creates it (attributes `{type: "sensor",
+ * sensor_ref, trigger_types}`): created on first use, reused (attributes refreshed) after.
+ */
 export async function ensureSensorIdentity(db: Queryable, sensorRef: string, triggerTypes: string[]): Promise<number> {
-  const attributes = JSON.stringify({kind: 'sensor', sensor_ref: sensorRef, trigger_types: triggerTypes})
+  const attributes = JSON.stringify({type: 'sensor', sensor_ref: sensorRef, trigger_types: triggerTypes})
   const {rows} = await db.query<{id: number | string}>(
     `INSERT INTO attune.identity (login, display_name, attributes)
      VALUES ($1, $2, $3::jsonb)
      ON CONFLICT (login) DO UPDATE SET attributes = EXCLUDED.attributes
      RETURNING id`,
-    [`sensor:${sensorRef}`, `Sensor ${sensorRef}`, attributes],
+    [`sensor:${sensorRef}`, `Sensor: ${sensorRef}`, attributes],
   )
   return Number(rows[0].id)
 }
@@ -98,7 +102,7 @@ export async function signSensorToken(
   const iat = input.now ?? Math.floor(Date.now() / 1000)
   const claims: SensorTokenClaims = {
     sub: String(input.identityId),
-    login: `sensor:${input.sensorRef}`,
+    login: input.sensorRef,
     iat,
     exp: iat + input.ttlSeconds,
     token_type: 'sensor',
@@ -164,8 +168,8 @@ export async function verifySensorToken(token: string, key: Uint8Array, options:
     return invalid('wrong_type', `token_type is ${JSON.stringify(payload.token_type)}, scope ${JSON.stringify(payload.scope)}; a sensor token is required`)
   }
   const triggerTypes = (payload.metadata as {trigger_types?: unknown} | undefined)?.trigger_types
-  if (typeof payload.sub !== 'string' || typeof payload.login !== 'string' || !payload.login.startsWith('sensor:') || !Array.isArray(triggerTypes)) {
-    return invalid('malformed', 'the token lacks the sensor claims (sub, login "sensor:<ref>", metadata.trigger_types)')
+  if (typeof payload.sub !== 'string' || typeof payload.login !== 'string' || !REF.test(payload.login) || !Array.isArray(triggerTypes)) {
+    return invalid('malformed', 'the token lacks the sensor claims (sub, login = the sensor ref, metadata.trigger_types)')
   }
   return {valid: true, claims: payload as unknown as SensorTokenClaims, expires_at: new Date(payload.exp * 1000).toISOString()}
 }
