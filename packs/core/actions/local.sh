@@ -1,0 +1,3 @@
+#!/bin/sh
+# Parameters arrive as JSON on stdin; the worker passes cmd to the shell.
+cat
