@@ -1,3 +1,5 @@
+import {packRegisteredMessage, type OutboundMessage} from '../bus/envelope.js'
+import {enqueueMessages} from '../bus/outbox.js'
 import {publishRuleLifecycle, type RuleChange} from '../bus/rules.js'
 import {possibleSecretParams, secretRefusalMessage} from '../events/template/index.js'
 import {storedConditions} from '../rules/stored.js'
@@ -43,6 +45,8 @@ export interface RegisterReport {
   stale: StaleItem[]
   /** Rule lifecycle messages written to the outbox (published by the daemon's relay). */
   rule_messages: number
+  /** `PackRegistered` messages written to the outbox: one per pack that changed. */
+  pack_messages: number
 }
 
 export interface RegisterOptions {
@@ -214,6 +218,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     summary: {created: 0, updated: 0, unchanged: 0, skipped: 0, deleted: 0},
     stale: [],
     rule_messages: 0,
+    pack_messages: 0,
   }
   const ruleChanges: RuleChange[] = []
 
@@ -412,6 +417,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     ruleChanges.push(...removed.rules.map((rule) => ({kind: 'disabled' as const, rule})))
     // In the same transaction: the announcements go out if and only if the change commits.
     report.rule_messages = await publishRuleLifecycle(tx, ruleChanges)
+    report.pack_messages = await announcePacks(tx, packs, packIds, report.items)
     if (options.dryRun) throw new DryRun()
   }
 
@@ -445,6 +451,27 @@ function ruleLifecycleKind(result: UpsertResult, enabled: boolean): RuleChange['
  * when nothing that remains (of any pack) uses them. Deleted rules are returned so their
  * `RuleDisabled` messages go out with the change (Attune has no rule deletion message).
  */
+/**
+ * `PackRegistered` for every pack of the run in which something was created, updated or
+ * deleted (as Attune's API announces a registered pack: its workers set up the runtimes), with
+ * the lowercased names of the runtimes its sensors and actions use.
+ */
+async function announcePacks(tx: Queryable, packs: LoadedPack[], packIds: Map<string, number>, items: RegisterItem[]): Promise<number> {
+  const messages: OutboundMessage[] = []
+  for (const {pack} of packs) {
+    if (!items.some((item) => item.pack_ref === pack.ref && ['created', 'updated', 'deleted'].includes(item.status))) continue
+    const packId = packIds.get(pack.ref)!
+    const {rows} = await tx.query<{name: string}>(
+      `SELECT DISTINCT lower(r.name) AS name FROM attune.runtime r
+        WHERE r.id IN (SELECT runtime FROM attune.sensor WHERE pack = $1 UNION SELECT runtime FROM attune.action WHERE pack = $1 AND runtime IS NOT NULL)
+        ORDER BY 1`,
+      [packId],
+    )
+    messages.push(packRegisteredMessage({id: packId, ref: pack.ref, version: pack.version, runtime_names: rows.map((row) => row.name)}))
+  }
+  return enqueueMessages(tx, messages)
+}
+
 type DeletedItem = Omit<RegisterItem, 'status'>
 
 async function removeStale(tx: Queryable, packs: LoadedPack[], prune: boolean): Promise<{deleted: DeletedItem[]; stale: StaleItem[]; rules: RuleChange['rule'][]}> {
