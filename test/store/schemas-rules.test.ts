@@ -152,6 +152,18 @@ describe('rule documents', () => {
     expect(fieldError(() => normalizeRuleDocument({...base, ref: 'q.r'}, {pack_ref: 'p'})).message).toMatch(/not in pack 'p'/)
     expect(fieldError(() => normalizeRuleDocument({...base, enabled: 'yes'})).field).toEqual(['enabled'])
   })
+
+  it('checks rrule timer parameters as the timer sensor reads them, at register time', () => {
+    const rule = (parameters: Record<string, unknown>) => ({ref: 'p.r', trigger: {type: 'core.rruletimer', parameters}, action: {ref: 'core.echo'}})
+    const at = {dtstart: '2026-05-04T13:00:00Z'}
+    expect(normalizeRuleDocument(rule({...at, freq: 'WEEKLY', interval: 2, by_day: ['MO'], timezone: 'America/New_York'})).rule.trigger_params).toMatchObject({freq: 'WEEKLY'})
+    const hour = fieldError(() => normalizeRuleDocument(rule({...at, freq: 'DAILY', by_hour: [24]})))
+    expect([hour.field, hour.message]).toEqual([['trigger', 'parameters', 'by_hour'], '24 is out of range (0..23)'])
+    expect(fieldError(() => normalizeRuleDocument(rule({...at, rule: 'FREQ=DAILY;FOO=1'}))).field).toEqual(['trigger', 'parameters', 'rule'])
+    expect(fieldError(() => normalizeRuleDocument(rule({freq: 'DAILY'}))).field).toEqual(['trigger', 'parameters', 'dtstart'])
+    const never = fieldError(() => normalizeRuleDocument(rule({...at, freq: 'YEARLY', by_month: [4], by_month_day: [31]})))
+    expect([never.field, never.message]).toEqual([['trigger', 'parameters'], expect.stringMatching(/never matches a date/)])
+  })
 })
 
 describe('loadPack (no database)', () => {

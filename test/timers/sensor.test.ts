@@ -8,6 +8,7 @@ import {
   type CronTimerPayload,
   type DatetimeTimerPayload,
   type IntervalTimerPayload,
+  type RruleTimerPayload,
   type TimerPayload,
   type TimerRule,
   type TimerState,
@@ -37,6 +38,8 @@ const cronRule = (ref: string, expression: string, timezone?: string): Rule => (
   trigger_params: timezone ? {expression, timezone} : {expression},
 })
 const once = (ref: string, fire_at: string): Rule => ({ref, trigger_ref: 'core.datetimetimer', trigger_params: {fire_at}})
+const rruleRule = (ref: string, params: Record<string, unknown>): Rule => ({ref, trigger_ref: 'core.rruletimer', trigger_params: params})
+const scheduled = (fires: {payload: TimerPayload}[]) => fires.map((fire) => (fire.payload as RruleTimerPayload).scheduled_at)
 
 function harness(start = T0) {
   const clock = new ManualClock(start)
@@ -239,6 +242,128 @@ describe('datetime timer', () => {
     clock.advance(60_000)
     expect(fires).toHaveLength(0)
     sensor.stop()
+  })
+})
+
+describe('rrule timer', () => {
+  it('fires daily at 09:00 Berlin time across the change to summer time, with Attune\'s payload', () => {
+    const {clock, sensor, fires} = harness('2026-03-27T12:00:00.000Z')
+    clock.wakeOffset = () => 4
+    sensor.setRules([rruleRule('test.morning', {freq: 'DAILY', by_hour: [9], by_minute: [0], by_second: [0], dtstart: '2026-03-01T09:00:00', timezone: 'Europe/Berlin'})])
+    clock.advanceTo('2026-03-31T00:00:00.000Z')
+    expect(fires.map((fire) => fire.payload)).toEqual(
+      ['2026-03-28T08:00:00.000Z', '2026-03-29T07:00:00.000Z', '2026-03-30T07:00:00.000Z'].map(
+        (at, index): RruleTimerPayload => ({
+          type: 'rrule',
+          fired_at: iso(Date.parse(at) + 4),
+          scheduled_at: at,
+          delay_ms: 4,
+          execution_count: index + 1,
+          sensor_ref: 'core.timer_sensor',
+        }),
+      ),
+    )
+    expect(Object.keys(fires[0].payload)).toEqual(['type', 'fired_at', 'scheduled_at', 'delay_ms', 'execution_count', 'sensor_ref'])
+    expect(sensor.status()[0]).toMatchObject({kind: 'rrule', next_fire_at: '2026-03-31T07:00:00.000Z', execution_count: 3, error: null})
+    sensor.stop()
+  })
+
+  it('fires every 5 minutes at seconds 0 and 30 without drift, the first occurrence after the start', () => {
+    const {clock, sensor, fires} = harness('2026-01-15T10:06:10.000Z')
+    clock.wakeOffset = () => 37
+    sensor.setRules([rruleRule('test.grid', {freq: 'MINUTELY', interval: 5, by_second: [0, 30], dtstart: '2026-01-15T08:02:00Z'})])
+    clock.advanceTo('2026-01-15T10:23:00.000Z')
+    expect(scheduled(fires)).toEqual(['10:07:00', '10:07:30', '10:12:00', '10:12:30', '10:17:00', '10:17:30', '10:22:00', '10:22:30'].map((time) => `2026-01-15T${time}.000Z`))
+    expect(fires.map((fire) => (fire.payload as RruleTimerPayload).delay_ms)).toEqual(Array(8).fill(37))
+    sensor.stop()
+  })
+
+  it('stops after COUNT occurrences and reports no next fire, like a datetime timer that fired', () => {
+    const {clock, sensor, fires, errors} = harness()
+    sensor.setRules([rruleRule('test.thrice', {freq: 'HOURLY', count: 3, dtstart: '2026-01-15T09:30:00Z'})])
+    clock.advance(5 * 3_600_000)
+    // 09:30, 10:30, 11:30; 09:30 is before the start: the timer fires the remaining two.
+    expect(scheduled(fires)).toEqual(['2026-01-15T10:30:00.000Z', '2026-01-15T11:30:00.000Z'])
+    expect(clock.pending).toBe(0)
+    expect(errors).toEqual([])
+    expect(sensor.status()[0]).toMatchObject({kind: 'rrule', next_fire_at: null, last_scheduled_at: '2026-01-15T11:30:00.000Z', execution_count: 2, error: null})
+    sensor.stop()
+  })
+
+  it('fires at UNTIL itself and not after it', () => {
+    const {clock, sensor, fires} = harness()
+    sensor.setRules([rruleRule('test.until', {rule: 'FREQ=MINUTELY;INTERVAL=20;UNTIL=20260115T110000Z', dtstart: '2026-01-15T10:00:00Z'})])
+    clock.advance(3 * 3_600_000)
+    expect(scheduled(fires)).toEqual(['10:20', '10:40', '11:00'].map((time) => `2026-01-15T${time}:00.000Z`))
+    expect(clock.pending).toBe(0)
+    sensor.stop()
+  })
+
+  it('does not arm a rule that is exhausted before it is first seen', () => {
+    const {clock, sensor, fires, errors} = harness()
+    sensor.setRules([rruleRule('test.over', {freq: 'DAILY', until: '2026-01-01T00:00:00Z', dtstart: '2025-12-01T00:00:00Z'})])
+    clock.advance(86_400_000)
+    expect([fires, errors, clock.pending]).toEqual([[], [], 0])
+    expect(sensor.status()[0]).toMatchObject({next_fire_at: null, execution_count: 0, error: null})
+    sensor.stop()
+  })
+
+  it('keeps a rule with a bad rule out, naming the field, and runs the others', () => {
+    const {clock, sensor, errors, fires} = harness()
+    sensor.setRules([rruleRule('test.bad', {rule: 'FREQ=DAILY;BYHOUR=24', dtstart: T0}), rruleRule('test.good', {freq: 'SECONDLY', interval: 2, dtstart: T0})])
+    expect(errors.map((error) => [error.ref, (error.error as TimerConfigError).field])).toEqual([['test.bad', 'trigger_params.rule']])
+    clock.advance(4_000)
+    expect(fires.map((fire) => fire.rule.ref)).toEqual(['test.good', 'test.good'])
+    expect(sensor.status().find((status) => status.rule_ref === 'test.bad')).toMatchObject({kind: 'rrule', next_fire_at: null, error: expect.stringMatching(/BYHOUR: 24 is out of range/)})
+    sensor.stop()
+  })
+
+  it('resumes across restarts and moves without a doubled or lost occurrence, and catches up once', () => {
+    const store = new Map<string, TimerStateInput>()
+    const clock = new ManualClock('2026-01-15T10:00:00.000Z')
+    const seen: [string, number][] = []
+    const daemon = () =>
+      new TimerSensor<Rule>({
+        clock,
+        onFire: (_rule, payload) => {
+          seen.push([(payload as RruleTimerPayload).scheduled_at, (payload as RruleTimerPayload).execution_count])
+        },
+        onState: (rule, state) => {
+          store.set(rule.ref, state)
+        },
+      })
+    // Every 10 minutes from 10:05, five times: 10:05 ... 10:45.
+    const rules = [rruleRule('test.tick', {freq: 'MINUTELY', interval: 10, count: 5, dtstart: '2026-01-15T10:05:00Z'})]
+    const first = daemon()
+    first.setRules(rules, store)
+    clock.advanceTo('2026-01-15T10:16:00.000Z')
+    first.stop()
+    // Restart at once: the next daemon continues after the stored 10:15.
+    const second = daemon()
+    second.setRules(rules, store)
+    clock.advanceTo('2026-01-15T10:26:00.000Z')
+    second.stop()
+    // Nobody runs it from 10:26 to 10:41: one catch-up fire for 10:35 (10:35 is the latest missed).
+    clock.jump(15 * 60_000)
+    const third = daemon()
+    third.setRules(rules, store)
+    clock.advanceTo('2026-01-15T12:00:00.000Z')
+    expect(clock.pending).toBe(0)
+    third.stop()
+    // Another restart after the last occurrence: exhausted, nothing more.
+    const fourth = daemon()
+    fourth.setRules(rules, store)
+    clock.advanceTo('2026-01-16T12:00:00.000Z')
+    fourth.stop()
+    expect(seen).toEqual([
+      ['2026-01-15T10:05:00.000Z', 1],
+      ['2026-01-15T10:15:00.000Z', 2],
+      ['2026-01-15T10:25:00.000Z', 3],
+      ['2026-01-15T10:35:00.000Z', 4],
+      ['2026-01-15T10:45:00.000Z', 5],
+    ])
+    expect(store.get('test.tick')).toEqual({last_scheduled_at: '2026-01-15T10:45:00.000Z', execution_count: 5})
+    expect(clock.pending).toBe(0)
   })
 })
 

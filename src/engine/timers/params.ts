@@ -2,6 +2,7 @@
 // names the rule and the field. Nothing here arms a timer.
 import {Cron} from 'croner'
 import {AbortError, errorMessage} from '../errors.js'
+import {compileRecurrence, partsFromParams, partsFromRule, RrulePartError, ruleString, type Recurrence} from './rrule.js'
 import {TIMER_TRIGGERS, type TimerKind, type TimerRule} from './types.js'
 import {isValidTimeZone, zonedTimeToInstant} from './zone.js'
 
@@ -45,8 +46,21 @@ export interface DatetimeSpec {
   timezone: string
 }
 
+/**
+ * A recurrence-rule timer (RFC 5545). `rule` is the canonical RRULE body the parameters make
+ * (`FREQ=WEEKLY;INTERVAL=2;BYDAY=MO`), `dtstart` the anchor instant, `timezone` the zone whose
+ * wall clock the rule follows; `recurrence` answers "next occurrence after".
+ */
+export interface RruleSpec {
+  kind: 'rrule'
+  rule: string
+  dtstart: number
+  timezone: string
+  recurrence: Recurrence
+}
+
 /** A parsed timer schedule. */
-export type TimerSpec = IntervalSpec | CronSpec | DatetimeSpec
+export type TimerSpec = IntervalSpec | CronSpec | DatetimeSpec | RruleSpec
 
 /** The timer kind of a trigger ref, or null when the timer sensor does not serve it. */
 export function timerKind(triggerRef: string): TimerKind | null {
@@ -56,7 +70,8 @@ export function timerKind(triggerRef: string): TimerKind | null {
 /**
  * Parses a timer rule's parameters. Throws a `TimerConfigError` naming the rule and the field
  * for a trigger the sensor does not serve, a bad interval or unit, a cron expression croner
- * rejects or that never fires, an unknown time zone, or an unreadable `fire_at`.
+ * rejects or that never fires, an unknown time zone, an unreadable `fire_at`, or a recurrence
+ * rule part that is bad or can never match.
  */
 export function parseTimerRule(rule: TimerRule): TimerSpec {
   const kind = timerKind(rule.trigger_ref)
@@ -71,6 +86,8 @@ export function parseTimerRule(rule: TimerRule): TimerSpec {
       return parseInterval(params, fail)
     case 'cron':
       return parseCron(params, fail)
+    case 'rrule':
+      return parseRrule(params, fail)
     default:
       return parseDatetime(params, fail)
   }
@@ -202,4 +219,38 @@ export function parseFireAt(value: string, timezone: string): number | null {
   if (Number(oh) > 23 || Number(om) > 59) return null
   const minutes = Number(oh) * 60 + Number(om)
   return utc - (sign === '-' ? -1 : 1) * minutes * 60_000
+}
+
+/**
+ * core.rruletimer, as Attune's core pack defines it: the structured parts (`freq`, `interval`,
+ * `count`, `until`, `by_day`, `by_month_day`, `by_month`, `by_year_day`, `by_week_no`,
+ * `by_hour`, `by_minute`, `by_second`, `by_set_pos`, `week_start`) or a raw `rule` that
+ * overrides them, anchored at `dtstart` in `timezone` (default UTC). `dtstart` and `until`
+ * without an offset are wall-clock times in `timezone`, as `fire_at` is.
+ */
+function parseRrule(params: Record<string, unknown>, fail: Fail): RruleSpec {
+  const timezone = parseTimeZone(params, fail)
+  const raw = params.rule
+  if (raw !== undefined && raw !== null && typeof raw !== 'string') fail('trigger_params.rule', `must be an RRULE string like "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO"; got ${JSON.stringify(raw)}`)
+  const useRule = typeof raw === 'string' && raw.trim().replace(/^RRULE:/i, '').trim() !== ''
+  const value = params.dtstart
+  let dtstart: number | null = null
+  if (value instanceof Date && !Number.isNaN(value.getTime())) dtstart = value.getTime()
+  else if (typeof value === 'string' && value.trim() !== '') dtstart = parseFireAt(value.trim(), timezone)
+  if (dtstart === null) {
+    const problem = value === undefined || value === null || value === '' ? 'is required' : `${JSON.stringify(value)} is not`
+    fail('trigger_params.dtstart', `${problem}: an ISO 8601 date and time anchoring the recurrence (e.g. 2026-05-04T09:00:00Z)`)
+  }
+  const fieldOf = (error: RrulePartError) => (useRule ? 'trigger_params.rule' : error.part ? `trigger_params.${error.part}` : 'trigger_params')
+  try {
+    const parts = useRule
+      ? partsFromRule(raw as string, (wall) => parseFireAt(wall, timezone))
+      : partsFromParams(params, (text) => parseFireAt(text, timezone))
+    const recurrence = compileRecurrence(parts, dtstart as number, timezone)
+    return {kind: 'rrule', rule: ruleString(parts), dtstart: dtstart as number, timezone, recurrence}
+  } catch (error) {
+    if (!(error instanceof RrulePartError)) throw error
+    const prefix = useRule ? `${JSON.stringify((raw as string).trim())}: ` : ''
+    return fail(fieldOf(error), `${prefix}${error.message}`)
+  }
 }

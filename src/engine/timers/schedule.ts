@@ -2,6 +2,7 @@
 // clock. The sensor arms one setTimeout for whatever these return.
 import type {Cron} from 'croner'
 import type {TimerSpec} from './params.js'
+import {occurrenceAfter} from './rrule.js'
 
 /** The part of a timer's state the schedule depends on (ms since the epoch). */
 export interface ScheduleState {
@@ -24,7 +25,9 @@ export function cronAfter(cron: Cron, after: number): number | null {
  * - datetime: `fire_at` unless the state says it fired; a past `fire_at` only with a stored
  *   state (the timer was armed, so the fire was missed), never for a rule seen for the first
  *   time after its time passed.
- * Null: the timer will not fire.
+ * - rrule: like cron, with the occurrences of the recurrence rule (the first one strictly
+ *   after `now` for a new timer, as Attune does).
+ * Null: the timer will not fire (for rrule: the recurrence is exhausted by COUNT or UNTIL).
  */
 export function firstFire(spec: TimerSpec, stored: ScheduleState | null, now: number): number | null {
   const last = stored?.last ?? null
@@ -33,6 +36,8 @@ export function firstFire(spec: TimerSpec, stored: ScheduleState | null, now: nu
       return last !== null ? last + spec.periodMs : now + spec.periodMs
     case 'cron':
       return cronAfter(spec.cron, last ?? now)
+    case 'rrule':
+      return occurrenceAfter(spec.recurrence, last ?? now)
     case 'datetime':
       if (last !== null && last >= spec.fireAt) return null
       if (spec.fireAt > now || stored) return spec.fireAt
@@ -51,7 +56,9 @@ export function dueSlot(spec: TimerSpec, next: number, now: number): number {
     case 'interval':
       return next + Math.floor((now - next) / spec.periodMs) * spec.periodMs
     case 'cron':
-      return latestCronRun(spec.cron, next, now)
+      return latestRun((after) => cronAfter(spec.cron, after), next, now)
+    case 'rrule':
+      return latestRun((after) => occurrenceAfter(spec.recurrence, after), next, now)
     case 'datetime':
       return next
   }
@@ -64,20 +71,23 @@ export function followingSlot(spec: TimerSpec, slot: number): number | null {
       return slot + spec.periodMs
     case 'cron':
       return cronAfter(spec.cron, slot)
+    case 'rrule':
+      return occurrenceAfter(spec.recurrence, slot)
     case 'datetime':
       return null
   }
 }
 
 /**
- * The latest run of `cron` in [first, now], where `first` is a run. Looks back from `now` in
- * doubling steps before walking forward, so a timer resumed after a long gap with a
- * every-second expression costs a few dozen croner calls, not one per missed second.
+ * The latest run in [first, now], where `first` is a run and `after(t)` is the first run
+ * strictly after `t` (cron or rrule). Looks back from `now` in doubling steps before walking
+ * forward, so a timer resumed after a long gap with an every-second schedule costs a few dozen
+ * calls, not one per missed second.
  */
-function latestCronRun(cron: Cron, first: number, now: number): number {
+function latestRun(after: (t: number) => number | null, first: number, now: number): number {
   let from = first
   for (let span = 1000; now - span > first; span *= 2) {
-    const run = cronAfter(cron, now - span)
+    const run = after(now - span)
     if (run !== null && run <= now) {
       from = run
       break
@@ -85,8 +95,9 @@ function latestCronRun(cron: Cron, first: number, now: number): number {
   }
   let latest = from
   for (;;) {
-    const run = cronAfter(cron, latest)
+    const run = after(latest)
     if (run === null || run > now) return latest
     latest = run
   }
 }
+

@@ -1,5 +1,5 @@
 // The core timer sensor, builtin: one timer per enabled rule on core.intervaltimer,
-// core.crontimer or core.datetimetimer. Each timer holds exactly one setTimeout, armed for its
+// core.crontimer, core.datetimetimer or core.rruletimer. Each timer holds exactly one setTimeout, armed for its
 // next scheduled time; the time after that is computed from the scheduled time, never from
 // the moment the callback ran, so the schedule does not drift.
 import {errorMessage} from '../errors.js'
@@ -230,6 +230,15 @@ export class TimerSensor<R extends TimerRule = TimerRule> {
           expression: spec.expression,
           timezone: spec.timezone,
           ...(entry.next !== null ? {next_fire_at: iso(entry.next)} : {}),
+          execution_count: entry.state.count,
+          sensor_ref: this.sensorRef,
+        }
+      case 'rrule':
+        return {
+          type: 'rrule',
+          fired_at: firedAt,
+          scheduled_at: iso(slot),
+          delay_ms: now - slot,
           execution_count: entry.state.count,
           sensor_ref: this.sensorRef,
         }

@@ -1,4 +1,5 @@
-// Types of the builtin timer sensor (core.intervaltimer, core.crontimer, core.datetimetimer).
+// Types of the builtin timer sensor (core.intervaltimer, core.crontimer, core.datetimetimer,
+// core.rruletimer).
 // Wire shapes (payloads, state) are snake_case like every other stored or published format.
 
 /** The trigger refs the timer sensor serves, and the kind of timer each one is. */
@@ -6,12 +7,13 @@ export const TIMER_TRIGGERS = {
   'core.intervaltimer': 'interval',
   'core.crontimer': 'cron',
   'core.datetimetimer': 'datetime',
+  'core.rruletimer': 'rrule',
 } as const
 
 /** A trigger ref the timer sensor serves. */
 export type TimerTriggerRef = keyof typeof TIMER_TRIGGERS
 
-/** `interval`, `cron` or `datetime`. */
+/** `interval`, `cron`, `datetime` or `rrule`. */
 export type TimerKind = (typeof TIMER_TRIGGERS)[TimerTriggerRef]
 
 /**
@@ -75,8 +77,21 @@ export interface DatetimeTimerPayload {
   sensor_ref: string
 }
 
+/**
+ * Payload of a `core.rruletimer` fire (the trigger's output in Attune's core pack);
+ * `delay_ms` is `fired_at - scheduled_at`.
+ */
+export interface RruleTimerPayload {
+  type: 'rrule'
+  fired_at: string
+  scheduled_at: string
+  delay_ms: number
+  execution_count: number
+  sensor_ref: string
+}
+
 /** Any timer payload; `type` tells them apart. */
-export type TimerPayload = IntervalTimerPayload | CronTimerPayload | DatetimeTimerPayload
+export type TimerPayload = IntervalTimerPayload | CronTimerPayload | DatetimeTimerPayload | RruleTimerPayload
 
 /**
  * Time as the timer sensor sees it. The default is the system clock (`Date.now()` and the

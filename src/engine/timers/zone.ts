@@ -1,6 +1,7 @@
 // IANA time zone helpers on top of Intl (no extra dependency): validate a zone name and turn
 // a wall-clock time in a zone into an instant. Cron schedules use croner's own zone handling;
-// these serve the datetime timer's `fire_at` without an offset.
+// these serve the datetime timer's `fire_at` without an offset and the rrule timer's wall-clock
+// occurrences.
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
@@ -59,18 +60,22 @@ export interface WallTime {
 
 /**
  * The instant at which the wall clock of `timeZone` shows `wall`. A time that falls in a
- * spring-forward gap is moved forward by the gap (02:30 becomes 03:30); a time that occurs
- * twice at a fall-back is its second occurrence, which is what croner does for cron schedules.
+ * spring-forward gap is moved forward by the gap (02:30 becomes 03:30). A time that occurs
+ * twice at a fall-back is its second occurrence by default, which is what croner does for cron
+ * schedules; `'earlier'` picks the first, as RFC 5545 §3.3.5 does for recurrence rules.
  * Assumes at most one offset change within a day of `wall`, true of every real zone.
  */
-export function zonedTimeToInstant(wall: WallTime, timeZone: string): number {
+export function zonedTimeToInstant(wall: WallTime, timeZone: string, doubled: 'earlier' | 'later' = 'later'): number {
   const asUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second, wall.millisecond)
   const before = zoneOffsetMs(timeZone, asUtc - DAY_MS)
   const after = zoneOffsetMs(timeZone, asUtc + DAY_MS)
   const late = asUtc - after
-  if (zoneOffsetMs(timeZone, late) === after) return late
   const early = asUtc - before
-  if (zoneOffsetMs(timeZone, early) === before) return early
+  const lateReads = zoneOffsetMs(timeZone, late) === after
+  const earlyReads = zoneOffsetMs(timeZone, early) === before
+  if (doubled === 'earlier' && earlyReads) return early
+  if (lateReads) return late
+  if (earlyReads) return early
   // In a gap neither offset reads back: the offset before the change moves the time forward.
   return early
 }
