@@ -14,7 +14,7 @@ import {
   type AttuneMessageType,
   type AttuneOutbound,
 } from '../../src/engine/bus/attune.js'
-import {makeEnvelope, outbound, ruleLifecycleMessage} from '../../src/engine/bus/envelope.js'
+import {makeEnvelope, outbound, packRegisteredMessage, ruleLifecycleMessage} from '../../src/engine/bus/envelope.js'
 import {checkAttuneMessage, chronoTimestampError, isAttuneUuid} from '../support/attune-messages.js'
 
 const TRACE = '7d444840-9dc0-11d1-b245-5ffdce74fad2'
@@ -162,22 +162,29 @@ describe('builders', () => {
   })
 })
 
-describe("today's attune format", () => {
-  it('event.created as envelope.ts builds it is rejected: message_type is the routing key', () => {
+describe("attune's own builders (bus/envelope.ts)", () => {
+  it('build EventCreated as Attune deserializes it', () => {
     const m = outbound(
-      makeEnvelope('event.created', {event_id: 1, trigger_id: 2, trigger_ref: 't', sensor_id: null, sensor_ref: null, payload: {}, config: null}, {traceId: TRACE}),
+      makeEnvelope('EventCreated', {event_id: 1, trigger_id: 2, trigger_ref: 't.x', sensor_id: null, sensor_ref: null, payload: {}, config: null}, {traceId: TRACE}),
     )
-    const reasons = checkAttuneMessage(m.exchange, m.routing_key, m.envelope)
-    rejected(reasons, /message_type: unknown variant "event\.created"/)
+    expect(m.routing_key).toBe('event.created')
+    expect(checkAttuneMessage(m.exchange, m.routing_key, m.envelope)).toEqual([])
   })
 
-  it('rule.deleted has no Attune message type at all', () => {
-    const m = ruleLifecycleMessage('deleted', {id: 1, ref: 'r', trigger_ref: 't', action_ref: 'a', enabled: false})
-    rejected(checkAttuneMessage(m.exchange, m.routing_key, m.envelope), /no message type Attune's consumers expect.*rule\.deleted/)
+  it('build every rule lifecycle message and PackRegistered as Attune deserializes them', () => {
+    const rule = {id: 1, ref: 'p.r', trigger_ref: 'p.t', action_ref: 'p.a', enabled: true, trigger_params: {n: 1}}
+    for (const kind of ['created', 'enabled', 'disabled'] as const) {
+      const m = ruleLifecycleMessage(kind, rule)
+      expect(checkAttuneMessage(m.exchange, m.routing_key, m.envelope), kind).toEqual([])
+    }
+    const pack = packRegisteredMessage({id: 3, ref: 'p', version: '1.0.0', runtime_names: ['Python']})
+    expect(checkAttuneMessage(pack.exchange, pack.routing_key, pack.envelope)).toEqual([])
   })
 
-  it('a trace id that is not a UUID is rejected', () => {
-    const m = outbound(makeEnvelope('rule.created', {}, {traceId: 'poll-1'}))
+  it('leave out a trace id that is not given, and the validator rejects one that is no UUID', () => {
+    const m = outbound(makeEnvelope('RuleDisabled', {rule_id: 1, rule_ref: 'p.r', trigger_ref: 'p.t'}))
+    expect(m.envelope.headers).not.toHaveProperty('trace_id')
+    m.envelope.headers.trace_id = 'poll-1'
     rejected(checkAttuneMessage(m.exchange, m.routing_key, m.envelope), /headers\.trace_id: not a UUID/)
   })
 })

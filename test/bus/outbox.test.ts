@@ -215,16 +215,16 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     })
     await expect(
       store.transaction(async (tx) => {
-        await publishRuleLifecycle(tx, [{kind: 'deleted', rule}])
+        await publishRuleLifecycle(tx, [{kind: 'disabled', rule}])
         throw new Error('rolled back')
       }),
     ).rejects.toThrow('rolled back')
     await new OutboxRelay(store, bus).flush()
     expect(got).toHaveLength(1)
     expect(got[0]).toMatchObject({
-      message_type: 'rule.enabled',
+      message_type: 'RuleEnabled',
       version: '1.0',
-      payload: {rule_id: 7, rule_ref: 'demo.all', trigger_ref: 'demo.tick', trigger_params: {unit: 'seconds'}, action_ref: 'core.echo', enabled: true},
+      payload: {rule_id: 7, rule_ref: 'demo.all', trigger_ref: 'demo.tick', trigger_params: {unit: 'seconds'}},
     })
   })
 

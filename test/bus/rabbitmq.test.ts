@@ -11,6 +11,8 @@ import {openStore, type Store} from '../../src/engine/store/index.js'
 import {insertRule, insertSensor, insertTrigger} from '../events/helpers.js'
 import {resetData} from '../store/backends.js'
 import {postgresSkipReason, startPostgres, type PostgresServer} from '../support/postgres.js'
+
+const TRACE = '6f1c2c9e-3b1a-4f4e-9a55-0d7c9b1e2f3a'
 import {rabbitmqSkipReason, startRabbitMQ, type RabbitServer} from '../support/rabbitmq.js'
 
 const skip = rabbitmqSkipReason() ?? postgresSkipReason()
@@ -72,7 +74,7 @@ describe.skipIf(skip)('outbox relay with RabbitMQ and PostgreSQL', () => {
       sensor: {ref: 'demo.disk'},
       config: {path: '/'},
       events: [{path: '/', usage: 95}, {path: '/tmp', usage: 10}],
-      trace_id: 'poll-1',
+      trace_id: TRACE,
     })
     const bus = new AmqpBus(rabbit.url)
     try {
@@ -87,10 +89,10 @@ describe.skipIf(skip)('outbox relay with RabbitMQ and PostgreSQL', () => {
       ['attune.executions', 'enforcement.created'],
     ])
     for (const message of got) {
-      expect(message.properties).toMatchObject({deliveryMode: 2, contentType: 'application/json', type: message.fields.routingKey})
+      expect(message.properties).toMatchObject({deliveryMode: 2, contentType: 'application/json', type: message.fields.routingKey === 'event.created' ? 'EventCreated' : 'EnforcementCreated'})
       const envelope = JSON.parse(message.content.toString('utf8'))
       expect(Object.keys(envelope).sort()).toEqual(['correlation_id', 'headers', 'message_id', 'message_type', 'payload', 'timestamp', 'version'])
-      expect(envelope).toMatchObject({message_type: message.fields.routingKey, version: '1.0', headers: {retry_count: 0, source_service: 'attune-sensor', trace_id: 'poll-1'}})
+      expect(envelope).toMatchObject({message_type: message.fields.routingKey === 'event.created' ? 'EventCreated' : 'EnforcementCreated', version: '1.0', headers: {retry_count: 0, source_service: 'attune-sensor', trace_id: TRACE}})
       expect(message.properties.messageId).toBe(envelope.message_id)
       expect(message.properties.correlationId).toBe(envelope.correlation_id)
     }
@@ -172,10 +174,10 @@ describe.skipIf(skip)('outbox relay with RabbitMQ and PostgreSQL', () => {
     const message = toWireMessage('attune.events', 'event.created', {
       message_id: 'm1',
       correlation_id: 'm1',
-      message_type: 'event.created',
+      message_type: 'EventCreated',
       version: '1.0',
       timestamp: new Date().toISOString(),
-      headers: {retry_count: 0, source_service: 'test', trace_id: null},
+      headers: {retry_count: 0, source_service: 'test'},
       payload: {},
     })
     const error = await bus.publish([message]).catch((e: unknown) => e)

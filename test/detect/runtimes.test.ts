@@ -142,7 +142,6 @@ describe.skipIf(ATTUNE_CORE.skip)("the Attune project's core pack runtimes (no r
       fakes.fake('perl', 'echo; echo "This is perl 5, version 36, subversion 0 (v5.36.0) built for x86_64-linux-gnu-thread-multi"')
       fakes.fake('java', 'echo \'openjdk version "17.0.15" 2025-04-15\' >&2')
       const pack = await loadPack(ATTUNE_CORE.path)
-      expect(pack.runtimes.every((runtime) => runtime.runtime_type === null)).toBe(true)
       // Only the fakes are on PATH: the result does not depend on what this machine has installed.
       const results = await detectRuntimes(pack.runtimes.map(runtimeSpec), {env: {...process.env, PATH: fakes.dir}})
       const summary = Object.fromEntries(results.map((result) => [result.name, [result.available, result.version, result.reason]]))

@@ -1,32 +1,74 @@
 /** Rows for pipeline tests, written with plain SQL so the tests do not depend on pack loading. */
 import type {Queryable, Store} from '../../src/engine/store/index.js'
 
-export async function insertTrigger(q: Queryable, ref: string): Promise<number> {
-  const {rows} = await q.query<{id: number}>('INSERT INTO attune.trigger (ref, pack_ref, label) VALUES ($1, $2, $1) RETURNING id', [ref, ref.split('.')[0]])
+/** The pack of a ref (`demo` of `demo.x`), created on first use (Attune's rows need one). */
+export async function ensurePack(q: Queryable, packRef: string): Promise<number> {
+  // Never touches an existing row: its version is part of the cached rules' identity.
+  const found = await q.query<{id: number}>('SELECT id FROM attune.pack WHERE ref = $1', [packRef])
+  if (found.rows[0]) return found.rows[0].id
+  const {rows} = await q.query<{id: number}>(`INSERT INTO attune.pack (ref, label, version) VALUES ($1, $1, '1.0.0') RETURNING id`, [packRef])
   return rows[0].id
 }
 
-export async function insertSensor(q: Queryable, ref: string, triggerRef: string): Promise<number> {
+/** A runtime row (`core.shell` by default), created on first use. */
+export async function ensureRuntime(q: Queryable, ref = 'core.shell', name = 'Shell'): Promise<number> {
+  const pack = await ensurePack(q, ref.split('.')[0])
+  const found = await q.query<{id: number}>('SELECT id FROM attune.runtime WHERE ref = $1', [ref])
+  if (found.rows[0]) return found.rows[0].id
   const {rows} = await q.query<{id: number}>(
-    `INSERT INTO attune.sensor (ref, pack_ref, label, entrypoint, runtime_ref, trigger, trigger_ref, trigger_types)
-     VALUES ($1, $2, $1, '/dev/null', 'shell', (SELECT id FROM attune.trigger WHERE ref = $3), $3, $4::jsonb) RETURNING id`,
-    [ref, ref.split('.')[0], triggerRef, JSON.stringify([triggerRef])],
+    `INSERT INTO attune.runtime (ref, pack, pack_ref, name, distributions) VALUES ($1, $2, $3, $4, '{}') RETURNING id`,
+    [ref, pack, ref.split('.')[0], name],
   )
   return rows[0].id
 }
 
-/** A rule in the stored (normalised) form. */
+/** An action row, created on first use (a rule's action must exist to be enforced). */
+export async function ensureAction(q: Queryable, ref: string, paramSchema: unknown = null): Promise<number> {
+  const pack = await ensurePack(q, ref.split('.')[0])
+  const found = await q.query<{id: number}>('SELECT id FROM attune.action WHERE ref = $1', [ref])
+  if (found.rows[0]) return found.rows[0].id
+  const {rows} = await q.query<{id: number}>(
+    `INSERT INTO attune.action (ref, pack, pack_ref, label, entrypoint, param_schema) VALUES ($1, $2, $3, $1, 'run.sh', $4::jsonb) RETURNING id`,
+    [ref, pack, ref.split('.')[0], paramSchema === null ? null : JSON.stringify(paramSchema)],
+  )
+  return rows[0].id
+}
+
+export async function insertTrigger(q: Queryable, ref: string): Promise<number> {
+  const pack = await ensurePack(q, ref.split('.')[0])
+  const {rows} = await q.query<{id: number}>('INSERT INTO attune.trigger (ref, pack, pack_ref, label) VALUES ($1, $2, $3, $1) RETURNING id', [ref, pack, ref.split('.')[0]])
+  return rows[0].id
+}
+
+/** A shell sensor serving `triggerRef` (linked as Attune links them: trigger.sensor). */
+export async function insertSensor(q: Queryable, ref: string, triggerRef: string): Promise<number> {
+  const runtime = await ensureRuntime(q)
+  const pack = await ensurePack(q, ref.split('.')[0])
+  const {rows} = await q.query<{id: number}>(
+    `INSERT INTO attune.sensor (ref, pack, pack_ref, label, entrypoint, runtime, runtime_ref, enabled)
+     VALUES ($1, $2, $3, $1, '/dev/null', $4, 'core.shell', true) RETURNING id`,
+    [ref, pack, ref.split('.')[0], runtime],
+  )
+  await q.query(`INSERT INTO attune_sensor.sensor_settings (sensor, execution, trigger_types) VALUES ($1, 'poll', $2::text[])`, [rows[0].id, [triggerRef]])
+  await q.query('UPDATE attune.trigger SET sensor = $1, sensor_ref = $2 WHERE ref = $3', [rows[0].id, ref, triggerRef])
+  return rows[0].id
+}
+
+/** A rule in a stored form (its action, `core.echo` by default, is created too). */
 export async function insertRule(
   q: Queryable,
   ref: string,
   triggerRef: string,
   conditions: unknown,
-  options: {enabled?: boolean; action?: string} = {},
+  options: {enabled?: boolean; action?: string; actionParams?: unknown} = {},
 ): Promise<number> {
+  const actionRef = options.action ?? 'core.echo'
+  const action = await ensureAction(q, actionRef)
+  const pack = await ensurePack(q, ref.split('.')[0])
   const {rows} = await q.query<{id: number}>(
-    `INSERT INTO attune.rule (ref, pack_ref, label, action_ref, trigger, trigger_ref, conditions, enabled)
-     VALUES ($1, $2, $1, $3, (SELECT id FROM attune.trigger WHERE ref = $4), $4, $5::jsonb, $6) RETURNING id`,
-    [ref, ref.split('.')[0], options.action ?? 'core.echo', triggerRef, JSON.stringify(conditions), options.enabled ?? true],
+    `INSERT INTO attune.rule (ref, pack, pack_ref, label, action, action_ref, trigger, trigger_ref, conditions, action_params, enabled)
+     VALUES ($1, $2, $3, $1, $4, $5, (SELECT id FROM attune.trigger WHERE ref = $6), $6, $7::jsonb, $8::jsonb, $9) RETURNING id`,
+    [ref, pack, ref.split('.')[0], action, actionRef, triggerRef, JSON.stringify(conditions), JSON.stringify(options.actionParams ?? {}), options.enabled ?? true],
   )
   return rows[0].id
 }

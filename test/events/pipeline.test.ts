@@ -2,6 +2,8 @@ import {beforeEach, describe, expect, it} from 'vitest'
 import {AbortError} from '../../src/engine/errors.js'
 import {EventPipeline, RuleCache} from '../../src/engine/events/index.js'
 import {backends, useMigratedStore} from '../store/backends.js'
+
+const TRACE = '6f1c2c9e-3b1a-4f4e-9a55-0d7c9b1e2f3a'
 import {countingStore, insertRule, insertSensor, insertTrigger, tableCounts} from './helpers.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -30,7 +32,7 @@ describe.each(backends())('event pipeline on $name', (backend) => {
       sensor: {ref: 'demo.disk'},
       config: {path: '/', token: '********'},
       events: [{path: '/', usage: 95}, {path: '/var', usage: 40}],
-      trace_id: 'trace-1',
+      trace_id: TRACE,
     })
     expect(result.events).toHaveLength(2)
     expect(result.enforcements).toHaveLength(1)
@@ -53,7 +55,9 @@ describe.each(backends())('event pipeline on $name', (backend) => {
       status: 'created',
       payload: {path: '/', usage: 95},
       condition: 'all',
-      conditions: bigDisk.all,
+      // The rule's conditions as stored, as Attune's executor copies them.
+      conditions: bigDisk,
+      config: {},
     })
 
     const outbox = (await store.query<{exchange: string; routing_key: string; message_id: string; message: Message; sent_at: Date | null}>(
@@ -69,9 +73,9 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     expect(first).toMatchObject({
       message_id: result.events[0].message_id,
       correlation_id: result.events[0].message_id,
-      message_type: 'event.created',
+      message_type: 'EventCreated',
       version: '1.0',
-      headers: {retry_count: 0, source_service: 'attune-sensor', trace_id: 'trace-1'},
+      headers: {retry_count: 0, source_service: 'attune-sensor', trace_id: TRACE},
       payload: {
         event_id: result.events[0].id,
         trigger_id: events[0].trigger,
@@ -88,7 +92,7 @@ describe.each(backends())('event pipeline on $name', (backend) => {
       message_id: result.enforcements[0].message_id,
       // An enforcement continues its event's chain.
       correlation_id: result.events[0].message_id,
-      message_type: 'enforcement.created',
+      message_type: 'EnforcementCreated',
       payload: {
         enforcement_id: result.enforcements[0].id,
         rule_id: ruleId,
@@ -115,12 +119,12 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     const firstRound = counting.count()
     expect(small.events).toHaveLength(6)
     expect(pipeline.rules.compilations).toBe(10)
-    // Rule check + fetch of the new rules + one insert.
-    expect(firstRound).toBe(3)
+    // Rule check + fetch of the new rules + event ids drawn for matching + one insert.
+    expect(firstRound).toBe(4)
 
     counting.reset()
     const big = await pipeline.persist(polls(400))
-    expect(counting.count()).toBe(2) // rule check + insert: the rules came from the cache
+    expect(counting.count()).toBe(3) // rule check + ids + insert: the rules came from the cache
     expect(pipeline.rules.compilations).toBe(10)
     expect(big.events).toHaveLength(1200)
     // n in 0..9 matches exactly one rule, 10..19 none.
@@ -222,13 +226,13 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     const ruleId = await insertRule(store, 'demo.all', 'demo.disk_full', {all: []})
     const result = await new EventPipeline(store).persist({trigger: {ref: 'demo.disk_full'}, events: [{n: 1}]})
     await expect(
-      store.query('INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event) VALUES ($1, $2, $3, $4)', [
+      store.query(`INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event, payload) VALUES ($1, $2, $3, $4, '{}')`, [
         ruleId,
         'demo.all',
         'demo.disk_full',
         result.events[0].id,
       ]),
-    ).rejects.toThrow(/enforcement_rule_event_key/)
+    ).rejects.toThrow(/uq_enforcement_rule_event/)
   })
 
   it.skipIf(backend.skip)('previews the same decisions without writing, with traces on request', async () => {

@@ -13,7 +13,8 @@ afterAll(() => rmSync(dir, {recursive: true, force: true}))
 const pack = writePack(dir, {
   'pack.yaml': 'ref: ri\n',
   'triggers/t.yaml': 'ref: ri.tick\n',
-  'rules/r.yaml': 'ref: ri.every_10s\ntrigger: {type: ri.tick, parameters: {interval: 10}}\naction: {ref: core.echo}\n---\nref: ri.every_60s\ntrigger: {type: ri.tick, parameters: {interval: 60}}\naction: {ref: core.echo}\n',
+  'actions/echo.yaml': 'ref: ri.echo\nrunner_type: shell\nentry_point: echo.sh\n',
+  'rules/r.yaml': 'ref: ri.every_10s\ntrigger: {type: ri.tick, parameters: {interval: 10}}\naction: {ref: ri.echo}\n---\nref: ri.every_60s\ntrigger: {type: ri.tick, parameters: {interval: 60}}\naction: {ref: ri.echo}\n',
 })
 
 describe.each(backends())('trigger instances on $name', (backend) => {
