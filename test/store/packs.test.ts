@@ -75,19 +75,21 @@ config: {every: 7}
 env: {TICK_MODE: fast, TICK_COUNT: 3}
 `,
     'sensors/ticker.py': 'def poll_sensor(config):\n    return [{"n": 1}]\n',
+    'actions/echo.yaml': 'ref: demo.echo\nrunner_type: shell\nentry_point: echo.sh\nparameters:\n  message: {type: string}\n',
+    'actions/local.yaml': 'ref: demo.local\nrunner_type: shell\nentry_point: local.sh\n',
     'rules/rules.yaml': `ref: demo.on_tick
 trigger: {type: demo.tick, parameters: {every: 5}}
 conditions:
   any:
     - {field: payload.n, operator: equals, value: 1}
     - all: [{field: payload.n, operator: exists}, {field: payload.n, operator: greater_than, value: 5}]
-action: {ref: core.echo, parameters: {message: hi}}
+action: {ref: demo.echo, parameters: {message: hi}}
 ---
 name: st2_style
 pack: demo
 trigger: {type: demo.tick}
 criteria: {trigger.n: {type: equals, pattern: 3}}
-action: {ref: core.local}
+action: {ref: demo.local}
 enabled: false
 `,
     ...overrides,
@@ -137,7 +139,7 @@ describe.each(backends())('packs on $name', (backend) => {
     // Runtimes keep their verification metadata exactly as written.
     const python = (await listRuntimes(store)).find((r) => r.ref === 'core.python')!
     const yaml = parse(readFileSync(join(CORE, 'runtimes/python.yaml'), 'utf8'))
-    expect(python).toMatchObject({name: 'Python', pack_ref: 'core', aliases: ['python', 'python3'], runtime_type: null})
+    expect(python).toMatchObject({name: 'Python', pack_ref: 'core', aliases: ['python', 'python3']})
     expect(python.distributions).toEqual(yaml.distributions)
     expect(python.installation).toEqual(yaml.installation)
     expect(python.execution_config).toEqual(yaml.execution_config)
@@ -172,7 +174,9 @@ describe.each(backends())('packs on $name', (backend) => {
       poll_interval: 1,
       execution: 'poll',
       enabled: true,
-      entrypoint: join(CORE, 'sensors', 'attune-core-timer-sensor'),
+      // As Attune stores it: the file name, resolved in the pack's sensors/ folder.
+      entrypoint: 'attune-core-timer-sensor',
+      pack_path: CORE,
     })
     expect(sensor.runtime).toBe((await listRuntimes(store)).find((r) => r.ref === 'core.native')!.id)
     expect(sensor.param_schema).toMatchObject({properties: {check_interval_seconds: {type: 'integer', minimum: 1, maximum: 60, default: 1}}})
@@ -191,13 +195,14 @@ describe.each(backends())('packs on $name', (backend) => {
     const report = await registerPacks(store, [dir])
     const skipped = report.items.filter((i) => i.status === 'skipped')
     expect(skipped.map((i) => [i.kind, i.ref, i.file.slice(dir.length + 1)])).toEqual([
-      ['action', 'core.echo', 'actions/echo.yaml'],
       ['workflow', 'core.deploy', 'actions/workflows/deploy.yaml'],
       ['workflow', 'nightly', 'workflows/nightly.yaml'],
       ['permission_set', 'core.admin', 'permission_sets/admin.yaml'],
     ])
     for (const item of skipped) expect(item.reason).toMatch(/not|executor|API/)
-    expect(report.summary).toEqual({created: CORE_FIXTURE_ITEMS, updated: 0, unchanged: 0, skipped: 4, deleted: 0})
+    // Actions are registered (rules name them; Attune's executor runs them).
+    expect(report.items.find((i) => i.kind === 'action')).toMatchObject({ref: 'core.echo', status: 'created'})
+    expect(report.summary).toEqual({created: CORE_FIXTURE_ITEMS + 1, updated: 0, unchanged: 0, skipped: 3, deleted: 0})
   })
 
   it.skipIf(backend.skip)('a second run changes nothing; a changed field is an update of that field only', async () => {
@@ -225,6 +230,8 @@ describe.each(backends())('packs on $name', (backend) => {
       'pack demo': 'created',
       'trigger demo.tick': 'created',
       'sensor demo.ticker': 'created',
+      'action demo.echo': 'created',
+      'action demo.local': 'created',
       'rule demo.on_tick': 'created',
       'rule demo.st2_style': 'created',
     })
@@ -233,18 +240,19 @@ describe.each(backends())('packs on $name', (backend) => {
     expect(sensor.runtime).not.toBeNull()
     const rules = await listRules(store, {pack: 'demo'})
     expect(rules.map((r) => [r.ref, r.trigger_ref, r.action_ref, r.enabled])).toEqual([
-      ['demo.on_tick', 'demo.tick', 'core.echo', true],
-      ['demo.st2_style', 'demo.tick', 'core.local', false],
+      ['demo.on_tick', 'demo.tick', 'demo.echo', true],
+      ['demo.st2_style', 'demo.tick', 'demo.local', false],
     ])
     expect(rules[0]).toMatchObject({trigger_params: {every: 5}, action_params: {message: 'hi'}, label: 'on_tick'})
-    // Stored in the rules module's normalised form: canonical fields and operators, a group at the root.
+    // Stored in the rules module's normalised form where Attune's forms cannot say it: a group at the root.
     expect(rules[0].conditions).toEqual({
       any: [
         {field: 'payload.n', operator: 'equals', value: 1},
         {all: [{field: 'payload.n', operator: 'exists'}, {field: 'payload.n', operator: 'greater_than', value: 5}]},
       ],
     })
-    expect(rules[1].conditions).toEqual({all: [{field: 'payload.n', operator: 'equals', value: 3}]})
+    // ... and in Attune's list form where it fits (fields relative to the payload, Attune's operators).
+    expect(rules[1].conditions).toEqual([{field: 'n', operator: 'equals', value: 3}])
     const trigger = (await listTriggers(store, {pack: 'demo'}))[0]
     expect(trigger.param_schema).toEqual({
       type: 'object',
@@ -286,7 +294,7 @@ describe.each(backends())('packs on $name', (backend) => {
         file: join(bad, 'sensors/cobol.yaml'),
         line: 2,
         field: 'runner_type',
-        message: "unknown runtime 'cobol': no runtime has that ref or alias, and it is not python, node, shell or native",
+        message: "unknown runtime 'cobol': no runtime has that ref, name or alias (register the core pack first: attune pack register packs/core)",
       },
       {
         file: join(bad, 'sensors/other.yaml'),
@@ -316,7 +324,7 @@ describe.each(backends())('packs on $name', (backend) => {
 
   it.skipIf(backend.skip)('a rule with an unknown operator, and sensor config against its schema, are errors', async () => {
     const bad = examplePack({
-      'rules/bad.yaml': 'ref: demo.bad\ntrigger: {type: demo.tick}\nconditions:\n  - {field: payload.n, operator: equalz, value: 1}\naction: {ref: core.echo}\n',
+      'rules/bad.yaml': 'ref: demo.bad\ntrigger: {type: demo.tick}\nconditions:\n  - {field: payload.n, operator: equalz, value: 1}\naction: {ref: demo.echo}\n',
       'sensors/ticker.yaml': 'ref: demo.ticker\nrunner_type: python\nentry_point: ticker.py\ntrigger_types: [demo.tick]\nparameters:\n  every: {type: integer, required: true}\nconfig: {every: soon}\n',
     })
     const error = await registerError(store, [bad])
@@ -338,8 +346,9 @@ describe.each(backends())('packs on $name', (backend) => {
   it.skipIf(backend.skip)('announces rule changes through the outbox in the same transaction, and only real changes', async () => {
     const messages = async () =>
       (await store.query<{routing_key: string; exchange: string; message: {message_type: string; payload: Record<string, unknown>}}>(
-        'SELECT routing_key, exchange, message FROM attune_sensor.outbox ORDER BY id',
+        "SELECT routing_key, exchange, message FROM attune_sensor.outbox WHERE routing_key LIKE 'rule.%' ORDER BY id",
       )).rows
+    await registerPacks(store, [CORE_FIXTURE]) // the runtimes
     const dir = examplePack()
     const dry = await registerPacks(store, [dir], {dryRun: true})
     expect(dry.rule_messages).toBe(2)
@@ -354,9 +363,9 @@ describe.each(backends())('packs on $name', (backend) => {
     ])
     const onTick = first.items.find((i) => i.ref === 'demo.on_tick')!
     expect(created[0].message).toMatchObject({
-      message_type: 'rule.created',
+      message_type: 'RuleCreated',
       version: '1.0',
-      payload: {rule_id: onTick.id, trigger_ref: 'demo.tick', trigger_params: {every: 5}, action_ref: 'core.echo'},
+      payload: {rule_id: onTick.id, trigger_ref: 'demo.tick', trigger_params: {every: 5}, action_ref: 'demo.echo'},
     })
 
     expect((await registerPacks(store, [dir])).rule_messages).toBe(0)
@@ -367,7 +376,7 @@ describe.each(backends())('packs on $name', (backend) => {
     writeFiles(dir, {
       'rules/rules.yaml': rules
         .replace('enabled: false\n', 'enabled: true\n')
-        .replace('action: {ref: core.echo, parameters: {message: hi}}', 'action: {ref: core.echo, parameters: {message: hi}}\nenabled: false'),
+        .replace('action: {ref: demo.echo, parameters: {message: hi}}', 'action: {ref: demo.echo, parameters: {message: hi}}\nenabled: false'),
     })
     const switched = await registerPacks(store, [dir])
     expect((await messages()).slice(2).map((m) => [m.routing_key, m.message.payload.rule_ref])).toEqual([
@@ -387,8 +396,9 @@ describe.each(backends())('packs on $name', (backend) => {
   it.skipIf(backend.skip)('keeps what left the folder and lists it as stale; --prune deletes it unless still used', async () => {
     const dir = examplePack({
       'triggers/extra.yaml': 'ref: demo.extra\n',
-      'rules/extra.yaml': 'ref: demo.extra_rule\ntrigger: {type: demo.tick}\naction: {ref: core.echo}\n',
+      'rules/extra.yaml': 'ref: demo.extra_rule\ntrigger: {type: demo.tick}\naction: {ref: demo.echo}\n',
     })
+    await registerPacks(store, [CORE_FIXTURE]) // the runtimes
     await registerPacks(store, [dir])
     const before = await counts(store)
     for (const file of ['triggers/extra.yaml', 'rules/extra.yaml', 'sensors/ticker.yaml', 'triggers/tick.yaml']) rmSync(join(dir, file))
@@ -416,7 +426,8 @@ describe.each(backends())('packs on $name', (backend) => {
     // demo.tick left the folder too, but the remaining rules still fire on it.
     expect(pruned.stale).toEqual([{kind: 'trigger', ref: 'demo.tick', pack_ref: 'demo', kept_because: 'still used by rule demo.on_tick'}])
     expect(await counts(store)).toEqual({...before, rule: before.rule - 1, sensor: before.sensor - 1, trigger: before.trigger - 1})
-    const deleted = await store.query<{payload: {rule_ref: string}}>("SELECT message->'payload' AS payload FROM attune_sensor.outbox WHERE routing_key = 'rule.deleted'")
+    // Attune has no rule deletion message: a pruned rule is announced as disabled.
+    const deleted = await store.query<{payload: {rule_ref: string}}>("SELECT message->'payload' AS payload FROM attune_sensor.outbox WHERE routing_key = 'rule.disabled'")
     expect(deleted.rows.map((r) => r.payload.rule_ref)).toEqual(['demo.extra_rule'])
     // Another pack's rows are never touched.
     expect((await registerPacks(store, [dir], {prune: true})).summary.deleted).toBe(0)
