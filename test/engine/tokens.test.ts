@@ -16,7 +16,7 @@ const NOW = 1_800_000_000
 
 const validPayload = (overrides: Record<string, unknown> = {}) => ({
   sub: '7',
-  login: 'sensor:core.timer',
+  login: 'core.timer',
   iat: NOW,
   exp: NOW + 3600,
   token_type: 'sensor',
@@ -30,7 +30,7 @@ describe('signing and verifying sensor tokens', () => {
     const {token, claims} = await signSensorToken({identityId: 42, sensorRef: 'core.timer', triggerTypes: ['core.intervaltimer', 'core.crontimer'], ttlSeconds: 7200, now: NOW}, key)
     expect(claims).toEqual({
       sub: '42',
-      login: 'sensor:core.timer',
+      login: 'core.timer',
       iat: NOW,
       exp: NOW + 7200,
       token_type: 'sensor',
@@ -53,7 +53,7 @@ describe('signing and verifying sensor tokens', () => {
   const cases: Array<[string, () => string, string]> = [
     ['a tampered payload', () => {
       const [header, , signature] = signHs256({alg: 'HS256'}, validPayload(), SECRET).split('.')
-      return `${header}.${base64url(JSON.stringify(validPayload({login: 'sensor:admin.everything'})))}.${signature}`
+      return `${header}.${base64url(JSON.stringify(validPayload({login: 'admin.everything'})))}.${signature}`
     }, 'bad_signature'],
     ['a tampered signature', () => {
       const token = signHs256({alg: 'HS256'}, validPayload(), SECRET)

@@ -7,6 +7,7 @@
 import {mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {CORE_PACK_DIR} from '../../src/engine/detect/index.js'
 import {registerPacks} from '../../src/engine/packs/index.js'
 import {openStore, type Store} from '../../src/engine/store/index.js'
 import {makePack, removeTempDirs} from '../store/pack-files.js'
@@ -78,7 +79,8 @@ export async function demoHome(): Promise<{home: string; open(): Promise<Store>;
   const home = mkdtempSync(join(tmpdir(), 'attune-demo-home-'))
   const store = await openStore({home})
   try {
-    await registerPacks(store, [makePack('demo', DEMO_FILES)])
+    // attune's core pack: the runtimes the sensors name and the actions the rules name.
+    await registerPacks(store, [CORE_PACK_DIR, makePack('demo', DEMO_FILES)])
   } finally {
     await store.close()
   }

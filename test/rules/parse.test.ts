@@ -86,7 +86,8 @@ describe('parsing the two rule forms', () => {
 
   it('stores a normalised rule that survives JSON and recompiles to the same decisions', () => {
     const stored = JSON.parse(JSON.stringify(attune.rule))
-    const again = normaliseRule({...stored, conditions: stored.conditions, trigger: {type: stored.trigger_ref}, action: {ref: stored.action_ref, parameters: stored.action_params}})
+    // The stored form is also Attune's loader form (trigger_ref, action_ref, action_params, ...).
+    const again = normaliseRule(stored)
     expect(again.rule.conditions).toEqual(attune.rule.conditions)
     const recompiled = compileRule(stored)
     for (const payload of [{branch: 'main'}, {tag: 'v1'}, {tag: 'x'}, {}]) {
@@ -217,7 +218,7 @@ describe('bad rule files', () => {
     ['group not a list', `${head}conditions:\n  any: {field: a, operator: exists}\n`, /^r\.yaml:5: conditions\.any: expected a list of conditions/],
     ['StackStorm search', `${head}criteria:\n  trigger.items:\n    type: search\n    condition: any\n    pattern: {}\n`, /search operator is not supported/],
     ['both forms', `${head}conditions: []\ncriteria: {}\n`, /^r\.yaml:5: criteria: a rule has conditions \(Attune form\) or criteria \(StackStorm form\), not both$/],
-    ['missing trigger', 'ref: p.r\naction: {ref: a.y}\n', /^r\.yaml:1: \(document\): missing trigger$/],
+    ['missing trigger', 'ref: p.r\naction: {ref: a.y}\n', /^r\.yaml:1: \(document\): missing trigger \(trigger: \{type, parameters\} or trigger_ref\)$/],
     ['missing trigger type', 'ref: p.r\ntrigger:\n  parameters: {}\naction: {ref: a.y}\n', /^r\.yaml:2: trigger: missing type$/],
     ['bad trigger ref', 'ref: p.r\ntrigger: {type: 5}\naction: {ref: a.y}\n', /^r\.yaml:2: trigger\.type: expected a ref like pack\.name, got number 5$/],
     ['missing action ref', 'ref: p.r\ntrigger: {type: t.x}\naction: {parameters: {}}\n', /^r\.yaml:3: action: missing ref$/],
