@@ -27,9 +27,9 @@ describe('attune runtime detect on the embedded database', () => {
     expect(run.stderr).toContain('No sensor runtimes in the database: registering the bundled core pack')
     const out = run.stdout as string
     expect(out).toMatch(/^NAME\s+REF\s+AVAILABLE\s+BINARY\s+PATH\s+VERSION\s+REASON$/m)
-    expect(out).toMatch(/^python\s+core\.sensor\.python\s+✓\s+python3\s+\S+\s+3\.\d+\.\d+\s+python3 --version passed$/m)
-    expect(out).toMatch(/^node\s+core\.sensor\.nodejs\s+✓\s+node\s+\S+\s+\d+\.\d+\.\d+\s+node --version passed$/m)
-    expect(out).toMatch(/^shell\s+core\.sensor\.shell\s+✓\s+bash\s+\S+\s+always available$/m)
+    expect(out).toMatch(/^python\s+core\.python\s+✓\s+python3\s+\S+\s+3\.\d+\.\d+\s+python3 --version passed$/m)
+    expect(out).toMatch(/^node\s+core\.nodejs\s+✓\s+node\s+\S+\s+\d+\.\d+\.\d+\s+node --version passed$/m)
+    expect(out).toMatch(/^shell\s+core\.shell\s+✓\s+bash\s+\S+\s+always available$/m)
     expect(out).toMatch(/^Source: +runtime table \(5 runtimes\); checked in \d+ ms$/m)
     expect(out).toContain('Available: builtin, native, node, python, shell')
   })

@@ -72,18 +72,19 @@ describe.each(backends())('runtime detection on $name', (backend) => {
     home = tempDir('attune-detect-home-')
   })
 
-  it.skipIf(backend.skip)('reads sensor runtimes and untyped pack runtimes, never other types', async () => {
+  it.skipIf(backend.skip)('reads every runtime row of every pack (Attune’s table has no sensor/action type)', async () => {
     const other = runtimePack('other', {
       action: 'ref: other.action.python\nname: Python actions\nruntime_type: action\ndistributions: {verification: {always_available: true}}\n',
       any: 'ref: other.anything\nname: Anything\ndistributions: {verification: {always_available: true}}\n',
     })
     await registerPacks(store, [CORE, other])
     expect((await readRuntimeRows(store)).map((row) => row.ref)).toEqual([
-      'core.sensor.builtin',
-      'core.sensor.native',
-      'core.sensor.nodejs',
-      'core.sensor.python',
-      'core.sensor.shell',
+      'core.builtin',
+      'core.native',
+      'core.nodejs',
+      'core.python',
+      'core.shell',
+      'other.action.python',
       'other.anything',
     ])
   })
@@ -138,12 +139,14 @@ describe.each(backends())('runtime detection on $name', (backend) => {
     const second = await detect({register: {name: 'host-a'}})
     expect(second.worker).toMatchObject({id: first.worker!.id, created: false})
     expect(Date.parse(second.worker!.last_heartbeat)).toBeGreaterThan(Date.parse(first.worker!.last_heartbeat))
-    const {rows} = await store.query<{name: string; worker_role: string; capabilities: {runtimes: string[]; versions: Record<string, string>}}>(
-      'SELECT name, worker_role, capabilities FROM attune.worker',
+    const {rows} = await store.query<{name: string; worker_role: string; worker_type: string; host: string; capabilities: {runtimes: string[]; runtime_versions: Record<string, string>; sensor_version: string}}>(
+      'SELECT name, worker_role::text, worker_type::text, host, capabilities FROM attune.worker',
     )
     expect(rows).toHaveLength(1)
-    expect(rows[0]).toMatchObject({name: 'host-a', worker_role: 'sensor'})
-    expect(Object.keys(rows[0].capabilities.versions).sort()).toEqual(['node', 'python'])
+    // As Attune's sensor service registers itself: its keys, and attune's marker.
+    expect(rows[0]).toMatchObject({name: 'host-a', worker_role: 'sensor', worker_type: 'local', host: expect.any(String)})
+    expect(rows[0].capabilities).toMatchObject({engine: 'attune', sensor_version: expect.any(String), max_concurrent_sensors: 16})
+    expect(Object.keys(rows[0].capabilities.runtime_versions).sort()).toEqual(['node', 'python'])
   })
 
   it.skipIf(backend.skip)('ATTUNE_SENSOR_RUNTIMES wins over the config, and neither touches the database', async () => {
@@ -202,7 +205,7 @@ describe.each(backends())('runtime detection on $name', (backend) => {
     only.fake('python3', 'echo "Python 3.12.0"')
     const report = await detect({require: ['python3', 'ruby'], env: {...env, PATH: only.dir}})
     expect(report.required).toEqual([
-      {name: 'python3', available: true, runtime: 'core.sensor.python', reason: 'python3 --version passed'},
+      {name: 'python3', available: true, runtime: 'core.python', reason: 'python3 --version passed'},
       {name: 'ruby', available: false, runtime: 'extra.sensor.ruby', reason: 'ruby: not found on PATH'},
     ])
   })

@@ -24,7 +24,7 @@ describe('sharing the embedded database over a socket', () => {
     expect(existsSync(server.socketPath)).toBe(true)
     const client = await openStore({home})
     expect(client.kind).toBe('pg')
-    await client.query("INSERT INTO attune.pack (ref, label) VALUES ('served', 'Served')")
+    await client.query("INSERT INTO attune.pack (ref, label, version) VALUES ('served', 'Served', '1.0.0')")
     await client.close()
     await server.close()
     expect(existsSync(server.socketPath)).toBe(false)

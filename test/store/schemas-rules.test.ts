@@ -141,7 +141,7 @@ describe('rule documents', () => {
 
   it('names the bad field', () => {
     const base = {ref: 'p.r', trigger: {type: 'p.t'}, action: {ref: 'core.echo'}}
-    expect(fieldError(() => normalizeRuleDocument({...base, action: undefined})).message).toBe('missing action')
+    expect(fieldError(() => normalizeRuleDocument({...base, action: undefined})).message).toBe('missing action (action: {ref, parameters} or action_ref)')
     expect(fieldError(() => normalizeRuleDocument({...base, action: {ref: 'echo'}})).field).toEqual(['action', 'ref'])
     expect(fieldError(() => normalizeRuleDocument({...base, conditions: {any: [{field: 'x', operator: 'nope'}]}})).field).toEqual([
       'conditions',

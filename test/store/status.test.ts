@@ -4,6 +4,7 @@
  * daemons in various conditions (alive, killed, moved) would have left them.
  */
 import {afterAll, describe, expect, it} from 'vitest'
+import {CORE_PACK_DIR} from '../../src/engine/detect/index.js'
 import {registerPacks} from '../../src/engine/packs/index.js'
 import {listWorkers, sensorStatuses, type Store} from '../../src/engine/store/index.js'
 import {backends, useMigratedStore} from './backends.js'
@@ -21,8 +22,8 @@ const pack = makePack('st', {
 
 async function worker(store: Store, name: string, heartbeatSecondsAgo: number, capabilities: Record<string, unknown>, status = 'active'): Promise<void> {
   await store.query(
-    `INSERT INTO attune.worker (name, worker_role, capabilities, status, last_heartbeat)
-     VALUES ($1, 'sensor', $2::jsonb, $3, now() - make_interval(secs => $4))`,
+    `INSERT INTO attune.worker (name, worker_type, worker_role, capabilities, status, last_heartbeat)
+     VALUES ($1, 'local', 'sensor', $2::jsonb, $3::attune.worker_status_enum, now() - make_interval(secs => $4))`,
     [name, JSON.stringify(capabilities), status, heartbeatSecondsAgo],
   )
 }
@@ -46,7 +47,7 @@ async function lease(store: Store, ref: string, owner: string, expiresInSeconds:
 describe.each(backends())('daemon status as read back on $name', (backend) => {
   const store = useMigratedStore(backend, {
     setup: async (opened) => {
-      await registerPacks(opened, [pack])
+      await registerPacks(opened, [CORE_PACK_DIR, pack])
       // alpha: alive with a 4 s lease; bravo: killed 10 s ago (its lease time is 4 s);
       // charlie: no lease time recorded (a host registered by `runtime detect`), beat 10 s ago.
       await worker(opened, 'alpha', 1, {lease_seconds: 4, sensors: 2})

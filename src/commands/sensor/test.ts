@@ -34,7 +34,7 @@ bad output, non-zero exit), 2 bad usage (missing file, bad --config, unknown run
   }
 
   static override flags = {
-    runtime: Flags.string({char: 'r', description: 'Runtime: python, node, shell or native (or an alias such as core.sensor.python).'}),
+    runtime: Flags.string({char: 'r', description: 'Runtime: python, node, shell or native (or a runtime ref such as core.python).'}),
     config: Flags.string({char: 'c', description: 'Sensor config: inline JSON, @file.json or @file.yaml.'}),
     'sensor-ref': Flags.string({description: 'Sensor ref the sensor sees in $SENSOR_REF (default: local.<file name>).'}),
     'trigger-ref': Flags.string({description: 'Trigger ref the sensor sees in $TRIGGER_REF (default: <sensor ref>_event).'}),

@@ -17,7 +17,7 @@ export interface DetectOptions {
   env?: NodeJS.ProcessEnv
 }
 
-/** How the sensor executors run this runtime, if they can (`core.sensor.python` -> python). */
+/** How the sensor executors run this runtime, if they can (`core.python` -> python). */
 export function executorRuntime(spec: Pick<RuntimeSpec, 'ref' | 'name' | 'aliases'>): SensorRuntime | undefined {
   for (const candidate of [spec.ref, spec.name, ...spec.aliases]) {
     const runtime = resolveRuntimeName(candidate)

@@ -8,7 +8,7 @@ export interface SensorSpec {
   ref: string
   /** Absolute or cwd-relative path of the sensor's code. */
   entrypoint: string
-  /** Runtime ref or alias (`python`, `core.sensor.nodejs`, ...); inferred from the file when absent. */
+  /** Runtime ref or alias (`python`, `core.nodejs`, ...); inferred from the file when absent. */
   runtime?: string
   execution?: ExecutionMode
   /** Extra environment variables the sensor definition declares. */
