@@ -66,7 +66,7 @@ describe.each(backends())('daemon status as read back on $name', (backend) => {
   })
 
   it.skipIf(backend.skip)('takes the owner from the live lease, and says what a new owner has not polled yet', async () => {
-    const rows = await sensorStatuses(store)
+    const rows = (await sensorStatuses(store)).filter((row) => row.ref.startsWith('st.'))
     expect(rows.map((row) => [row.ref, row.owner, row.owner_alive, row.state, row.polls])).toEqual([
       ['st.a', 'alpha', true, 'running', 5],
       ['st.b', 'alpha', true, 'not polled', 7],
