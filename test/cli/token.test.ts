@@ -19,13 +19,13 @@ describe('attune token', () => {
     expect(issued.stdout).toBe(token) // nothing else on stdout
     const independent = checkHs256(token, SECRET)
     expect(independent.valid).toBe(true)
-    expect(independent.payload).toMatchObject({login: 'sensor:core.timer', token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: ['core.intervaltimer', 'core.crontimer']}})
+    expect(independent.payload).toMatchObject({login: 'core.timer', token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: ['core.intervaltimer', 'core.crontimer']}})
     expect((independent.payload.exp as number) - (independent.payload.iat as number)).toBe(86_400)
 
     const verified = await attune(['token', 'verify', token], {env})
     expect(verified.exitCode).toBe(0)
     expect(verified.stdout).toContain('✓ valid sensor token')
-    expect(verified.stdout).toContain('sensor:core.timer')
+    expect(verified.stdout).toContain('core.timer')
 
     const again = await attune(['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'core.intervaltimer', '--ttl', '3600', '--json'], {env})
     const json = JSON.parse(again.stdout as string)
@@ -36,15 +36,15 @@ describe('attune token', () => {
 
   it('verifies a token made without attune, read from stdin', async () => {
     const now = Math.floor(Date.now() / 1000)
-    const token = signHs256({alg: 'HS256', typ: 'JWT'}, {sub: '1', login: 'sensor:x.y', iat: now, exp: now + 3600, token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: ['x.t']}}, SECRET)
+    const token = signHs256({alg: 'HS256', typ: 'JWT'}, {sub: '1', login: 'x.y', iat: now, exp: now + 3600, token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: ['x.t']}}, SECRET)
     const run = await attune(['token', 'verify', '-', '--json'], {env, input: `${token}\n`})
     expect(run.exitCode).toBe(0)
-    expect(JSON.parse(run.stdout as string)).toMatchObject({valid: true, claims: {login: 'sensor:x.y'}})
+    expect(JSON.parse(run.stdout as string)).toMatchObject({valid: true, claims: {login: 'x.y'}})
   })
 
   it('exits 1 with the reason for an invalid token', async () => {
     const now = Math.floor(Date.now() / 1000)
-    const expired = signHs256({alg: 'HS256'}, {sub: '1', login: 'sensor:x.y', iat: now - 7200, exp: now - 3600, token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: []}}, SECRET)
+    const expired = signHs256({alg: 'HS256'}, {sub: '1', login: 'x.y', iat: now - 7200, exp: now - 3600, token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: []}}, SECRET)
     const run = await attune(['token', 'verify', expired], {env})
     expect(run.exitCode).toBe(1)
     expect(run.stdout).toMatch(/✗ invalid token \(expired\): the token expired at/)

@@ -325,7 +325,9 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
         })
         const settings = await upsertSensorSettings(tx, result.id, sensor)
         const linked = await linkTriggers(tx, result.id, sensor.ref, sensor.trigger_types)
-        const taken = linked.filter((link) => link.from !== null && link.from !== sensor.ref)
+        // Attune links a trigger to one sensor; say so when that takes it from a sensor outside this run.
+        const runSensors = new Set(packs.flatMap((p) => p.sensors.map((item) => item.ref)))
+        const taken = linked.filter((link) => link.from !== null && link.from !== sensor.ref && !runSensors.has(link.from))
         const warnings = [...sensor.warnings, ...taken.map((link) => `trigger ${link.ref} was served by sensor ${link.from}; it is served by ${sensor.ref} now (a trigger has one sensor)`)]
         const changed = [...result.changed, ...settings, ...(linked.length > 0 ? ['trigger.sensor'] : [])]
         const merged: UpsertResult =

@@ -168,14 +168,16 @@ export interface EnforcementRow {
 }
 
 /**
- * The SELECT behind every SensorRow. Triggers come from Attune's link (`trigger.sensor`),
- * ordered as the sensor file listed them where attune registered it.
+ * The SELECT behind every SensorRow. A sensor attune registered serves the triggers its file
+ * lists (several sensors may emit one trigger); one registered by Attune serves the triggers
+ * linked to it (`trigger.sensor`, one sensor per trigger in Attune's model).
  */
 export const SENSOR_SELECT = `
   SELECT s.id, s.ref, s.pack, s.pack_ref, s.label, s.description, s.entrypoint, s.runtime, s.runtime_ref,
          r.name AS runtime_name, r.aliases AS runtime_aliases, s.enabled, s.param_schema, s.config,
          p.storage_path AS pack_path,
-         COALESCE(t.refs, '{}'::text[]) AS trigger_types, t.first_id AS trigger, COALESCE(t.refs[1], '') AS trigger_ref,
+         COALESCE(t.refs, '{}'::text[]) AS trigger_types,
+         (SELECT x.id FROM attune.trigger x WHERE x.ref = t.refs[1]) AS trigger, COALESCE(t.refs[1], '') AS trigger_ref,
          st.poll_interval, COALESCE(st.execution, 'long_running') AS execution, st.env,
          (st.sensor IS NOT NULL) AS has_settings, s.created, s.updated
     FROM attune.sensor s
@@ -183,9 +185,8 @@ export const SENSOR_SELECT = `
     LEFT JOIN attune.pack p ON p.id = s.pack
     LEFT JOIN attune_sensor.sensor_settings st ON st.sensor = s.id
     LEFT JOIN LATERAL (
-      SELECT array_agg(x.ref ORDER BY array_position(st.trigger_types, x.ref::text) NULLS LAST, x.id) AS refs,
-             (array_agg(x.id ORDER BY array_position(st.trigger_types, x.ref::text) NULLS LAST, x.id))[1] AS first_id
-        FROM attune.trigger x WHERE x.sensor = s.id
+      SELECT CASE WHEN cardinality(st.trigger_types) > 0 THEN st.trigger_types
+                  ELSE (SELECT array_agg(x.ref::text ORDER BY x.id) FROM attune.trigger x WHERE x.sensor = s.id) END AS refs
     ) t ON true`
 
 export interface PackSummaryRow extends PackRow {
