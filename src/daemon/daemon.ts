@@ -225,7 +225,7 @@ export class Daemon {
       this.embedded = await startEmbeddedDatabaseProcess(config.home)
       // One connection: PGlite is a single Postgres session, and the socket server queues whole
       // messages, so statements of two connections of ours could interleave mid-protocol.
-      return openPgStore(this.embedded.url, {max: 1, queryTimeoutMs: this.queryTimeoutMs(), location: `embedded ${join(config.home, 'pgdata')}`})
+      return openPgStore(this.embedded.url, {max: 1, queryTimeoutMs: this.queryTimeoutMs(), location: `embedded ${join(config.home, 'pgdata')}`, embedded: true})
     }
     const store = await openPgStore(config.database.url, {max: 10, queryTimeoutMs: this.queryTimeoutMs()})
     let pending: number

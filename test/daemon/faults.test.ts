@@ -42,13 +42,13 @@ async function consume(): Promise<void> {
 }
 
 const pack = writePack(join(home, 'pack'), {
-  'pack.yaml': 'ref: f\n',
-  'triggers/t.yaml': 'ref: f.tick\n',
+  'pack.yaml': 'ref: ff\n',
+  'triggers/t.yaml': 'ref: ff.tick\n',
   'sensors/emit.sh': '#!/bin/sh\necho "{\\"events\\": [{\\"at\\": \\"$(date +%s%N)\\"}, {\\"at\\": \\"$$\\"}]}"\n',
-  'sensors/emit.yaml': 'ref: f.emit\nrunner_type: shell\nentry_point: emit.sh\ntrigger_types: [f.tick]\npoll_interval: 1\n',
+  'sensors/emit.yaml': 'ref: ff.emit\nrunner_type: shell\nentry_point: emit.sh\ntrigger_types: [ff.tick]\npoll_interval: 1\n',
   'sensors/slow.sh': '#!/bin/sh\nsleep 1.5\necho \'{"events": [{"slow": 1}, {"slow": 2}, {"slow": 3}]}\'\n',
-  'sensors/slow.yaml': 'ref: f.slow\nrunner_type: shell\nentry_point: slow.sh\ntrigger_types: [f.tick]\npoll_interval: 2\n',
-  'rules/r.yaml': 'ref: f.all\ntrigger: {type: f.tick}\naction: {ref: core.echo}\n',
+  'sensors/slow.yaml': 'ref: ff.slow\nrunner_type: shell\nentry_point: slow.sh\ntrigger_types: [ff.tick]\npoll_interval: 2\n',
+  'rules/r.yaml': 'ref: ff.all\ntrigger: {type: ff.tick}\naction: {ref: core.echo}\n',
 })
 
 async function eventMessageIds(): Promise<string[]> {
@@ -193,7 +193,7 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
   })
 
   it('exits 0 on SIGTERM in the middle of a poll and leaves no partial rows', async () => {
-    await sleep(1000) // f.slow (1.5 s per poll) is mid-poll most of the time
+    await sleep(1000) // ff.slow (1.5 s per poll) is mid-poll most of the time
     const {exitCode} = await daemon.stop('SIGTERM')
     expect(exitCode).toBe(0)
     const {rows} = await db.query<{events: string; event_messages: string; enforcements: string; enforcement_messages: string; unsent: string}>(`
@@ -207,7 +207,7 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
     expect(rows[0].enforcements).toBe(rows[0].events) // one rule matches every event
     expect(rows[0].unsent).toBe('0') // the outbox was flushed on the way out
     // The slow sensor's polls are stored whole: 3 events per poll, never 1 or 2.
-    const slow = await db.query<{count: string}>("SELECT count(*) FROM attune.event WHERE source_ref = 'f.slow'")
+    const slow = await db.query<{count: string}>("SELECT count(*) FROM attune.event WHERE source_ref = 'ff.slow'")
     expect(Number(slow.rows[0].count) % 3).toBe(0)
   })
 

@@ -16,11 +16,11 @@ const home = mkdtempSync(join(tmpdir(), 'attune-group-signal-'))
 afterAll(() => rmSync(home, {recursive: true, force: true}))
 
 const pack = writePack(join(home, 'pack'), {
-  'pack.yaml': 'ref: g\n',
-  'triggers/t.yaml': 'ref: g.t\n',
+  'pack.yaml': 'ref: gg\n',
+  'triggers/t.yaml': 'ref: gg.t\n',
   'sensors/s.sh': '#!/bin/sh\necho \'{"events": [{"n": 1}]}\'\n',
-  'sensors/s.yaml': 'ref: g.s\nrunner_type: shell\nentry_point: s.sh\ntrigger_types: [g.t]\npoll_interval: 1\n',
-  'rules/r.yaml': 'ref: g.r\ntrigger: {type: g.t}\naction: {ref: core.echo}\n',
+  'sensors/s.yaml': 'ref: gg.s\nrunner_type: shell\nentry_point: s.sh\ntrigger_types: [gg.t]\npoll_interval: 1\n',
+  'rules/r.yaml': 'ref: gg.r\ntrigger: {type: gg.t}\naction: {ref: core.echo}\n',
 })
 const slowPack = writePack(join(home, 'slow-pack'), {
   'pack.yaml': 'ref: gs\n',

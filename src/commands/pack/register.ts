@@ -39,6 +39,7 @@ messages through the outbox, in the same transaction; a running daemon publishes
     const {registerPacks} = await import('../../engine/packs/index.js')
     const report = await this.withStore((store) => registerPacks(store, dirs, {dryRun: this.flags['dry-run'], prune: this.flags.prune, enforcements: this.loadConfig().config.pipeline.enforcements}))
     if (!this.jsonEnabled()) {
+      if (report.registered_core_pack) this.print('The database had no runtimes: the bundled core pack was registered first (the runtimes sensors name).')
       const {renderTable} = await import('../../ui/table.js')
       const statusColor: Record<string, string> = {created: 'green', updated: 'yellow', unchanged: 'gray', skipped: 'gray', deleted: 'red'}
       this.print(

@@ -2,10 +2,9 @@
  * Runtime detection and worker registration (SPEC §8, seed 002), shared by
  * `attune runtime detect` and anything else that needs to know what this host can run.
  */
-import {fileURLToPath} from 'node:url'
 import type {AttuneConfig} from '../config.js'
 import {AbortError} from '../errors.js'
-import {registerPacks} from '../packs/register.js'
+import {CORE_PACK_DIR, registerPacks} from '../packs/register.js'
 import {useDetectedInterpreters} from '../sensor/interpreters.js'
 import {resolveRuntimeName} from '../sensor/runtimes.js'
 import type {InterpreterPaths} from '../sensor/types.js'
@@ -32,7 +31,7 @@ export {compareVersions, extractVersion, parseVersionParts} from './version.js'
 export {defaultWorkerName, registerSensorWorker, workerCapabilities} from './worker.js'
 
 /** The core pack shipped with attune (its runtimes are what a fresh database lacks). */
-export const CORE_PACK_DIR = fileURLToPath(new URL('../../../packs/core', import.meta.url))
+export {CORE_PACK_DIR} from '../packs/register.js'
 
 /** The rows detection considers: every runtime row (Attune's table has no sensor/action type). */
 export async function readRuntimeRows(q: Queryable): Promise<RuntimeRow[]> {

@@ -1,3 +1,5 @@
+import {resolve} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {packRegisteredMessage, type OutboundMessage} from '../bus/envelope.js'
 import {enqueueMessages} from '../bus/outbox.js'
 import {publishRuleLifecycle, type RuleChange} from '../bus/rules.js'
@@ -8,6 +10,9 @@ import {upsertByRef, type ColumnValue, type RefTable, type UpsertResult} from '.
 import type {Queryable, Store} from '../store/types.js'
 import {PackError, type FieldPath, type PackProblem} from './errors.js'
 import {readPack, type ItemSource, type LoadedPack, type SkippedKind} from './load.js'
+
+/** The core pack shipped with attune: runtimes, timer triggers and the actions the examples use. */
+export const CORE_PACK_DIR = fileURLToPath(new URL('../../../packs/core', import.meta.url))
 
 export type RegisterItemKind = RefTable | SkippedKind
 export type RegisterStatus = 'created' | 'updated' | 'unchanged' | 'skipped' | 'deleted'
@@ -47,6 +52,8 @@ export interface RegisterReport {
   rule_messages: number
   /** `PackRegistered` messages written to the outbox: one per pack that changed. */
   pack_messages: number
+  /** Set when the bundled core pack was registered first (the database had no runtimes). */
+  registered_core_pack?: boolean
 }
 
 export interface RegisterOptions {
@@ -63,6 +70,11 @@ export interface RegisterOptions {
    * refused; with `executor`, Attune's executor stores such parameters encrypted itself.
    */
   enforcements?: 'attune' | 'executor'
+  /**
+   * On a database without runtimes, register the bundled core pack first when the run itself
+   * defines none (sensors name runtimes by ref or alias; default true). Said in the report.
+   */
+  coreWhenEmpty?: boolean
 }
 
 class DryRun extends Error {}
@@ -203,7 +215,15 @@ async function findRuntime(tx: Queryable, name: string, packRef: string): Promis
 export async function registerPacks(store: Store, dirs: string[], options: RegisterOptions = {}): Promise<RegisterReport> {
   const problems: PackProblem[] = []
   const packs: LoadedPack[] = []
-  for (const dir of dirs) {
+  let withCore = false
+  if (options.coreWhenEmpty !== false && !dirs.some((dir) => resolve(dir) === CORE_PACK_DIR)) {
+    const {rows} = await store.query<{n: number}>('SELECT count(*)::int AS n FROM attune.runtime')
+    if (rows[0].n === 0) {
+      const loaded = await Promise.all(dirs.map((dir) => readPack(dir)))
+      withCore = !loaded.some((result) => (result.pack?.runtimes.length ?? 0) > 0)
+    }
+  }
+  for (const dir of withCore ? [CORE_PACK_DIR, ...dirs] : dirs) {
     const result = await readPack(dir)
     problems.push(...result.problems)
     if (result.pack) packs.push(result.pack)
@@ -219,6 +239,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     stale: [],
     rule_messages: 0,
     pack_messages: 0,
+    ...(withCore ? {registered_core_pack: true} : {}),
   }
   const ruleChanges: RuleChange[] = []
 

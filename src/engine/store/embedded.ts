@@ -61,7 +61,7 @@ export async function serveEmbeddedDatabase(home: string, options: {maxConnectio
     server = new PGLiteSocketServer({db, path: socketPath, maxConnections: options.maxConnections ?? 64})
     await server.start()
     const url = embeddedSocketUrl(home)
-    const store = await openPgStore(url, {max: 1})
+    const store = await openPgStore(url, {max: 1, embedded: true})
     try {
       await migrate(store)
     } finally {
@@ -98,7 +98,7 @@ export async function connectToServedDatabase(home: string): Promise<Store | und
   if (!existsSync(embeddedSocketPath(home))) return undefined
   try {
     // One connection: see serveEmbeddedDatabase (PGlite is a single session behind the socket).
-    return await openPgStore(embeddedSocketUrl(home), {max: 1, location: `${join(home, 'pgdata')} (served by the daemon)`})
+    return await openPgStore(embeddedSocketUrl(home), {max: 1, location: `${join(home, 'pgdata')} (served by the daemon)`, embedded: true})
   } catch {
     return undefined
   }

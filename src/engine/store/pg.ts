@@ -42,21 +42,22 @@ export interface PgStoreOptions {
   queryTimeoutMs?: number
   /** What `location` shows instead of the URL (the embedded database's data directory). */
   location?: string
+  /** The embedded database's socket (PGlite): no startup options. */
+  embedded?: boolean
 }
 
 /** Opens a pool on a real PostgreSQL and checks that it answers. */
 export async function openPgStore(url: string, options: PgStoreOptions = {}): Promise<Store> {
   const location = options.location ?? redactDatabaseUrl(url)
   const timeouts = options.queryTimeoutMs ? {query_timeout: options.queryTimeoutMs, connectionTimeoutMillis: options.queryTimeoutMs} : {}
-  const pool = new pg.Pool({connectionString: url, max: options.max ?? 10, types, ...timeouts})
+  // Attune's history triggers (on worker and sensor_process) name their tables without a
+  // schema: like Attune's own services, every connection searches schema attune first.
+  // (The embedded database's socket takes no startup options, and has no such triggers.)
+  const searchPath = options.embedded ? {} : {options: '-c search_path=attune,public'}
+  const pool = new pg.Pool({connectionString: url, max: options.max ?? 10, types, ...timeouts, ...searchPath})
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query reports the problem instead.
   pool.on('error', () => {})
-  // Attune's history triggers (on worker and sensor_process) name their tables without a
-  // schema: like Attune's own services, every connection searches schema attune first.
-  pool.on('connect', (client) => {
-    client.query('SET search_path TO attune, public').catch(() => {})
-  })
   try {
     await pool.query('SELECT 1')
   } catch (error) {
