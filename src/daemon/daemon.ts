@@ -414,6 +414,8 @@ export class Daemon {
       rows.filter((row) => row.execution === 'long_running' || isBuiltinTimer(row)),
       rules,
     )
+    // Sensors this daemon no longer runs (moved, disabled, removed) are stopped in Attune's view.
+    await this.stopSensorProcesses(rows.map((row) => row.ref)).catch((error) => this.markDatabaseDown(error))
   }
 
   private async reloadLongRunning(rows: SensorRow[], rules: RuleRow[]): Promise<void> {
@@ -626,11 +628,48 @@ export class Daemon {
         ],
       )
       for (const state of derived) this.writtenStates.set(state.ref, JSON.stringify(state))
+      await this.writeSensorProcesses(states)
     } catch (error) {
       // Kept for the next round, unless a newer state of the sensor arrived meanwhile.
       for (const state of polled) if (!this.dirtyStates.has(state.ref)) this.dirtyStates.set(state.ref, state)
       this.markDatabaseDown(error)
     }
+  }
+
+  /**
+   * Attune's view of the same states (`attune.sensor_process`, one row per sensor and worker,
+   * what Attune's API and web UI show): running, starting, backoff (restarting) or failed, with
+   * the failures in a row and the enabled rules of the sensor's triggers. Unchanged rows are not
+   * written again (Attune's history trigger records every change).
+   */
+  private async writeSensorProcesses(states: StoredSensorState[]): Promise<void> {
+    const status = (state: string) => (state === 'failed' ? 'failed' : state === 'restarting' ? 'backoff' : state === 'starting' ? 'starting' : 'running')
+    await this.store!.query(
+      `INSERT INTO attune.sensor_process (sensor, sensor_ref, worker, worker_name, status, consecutive_failures, last_started_at, active_rule_count, meta)
+       SELECT s.id, s.ref, w.id, w.name, x.status::attune.sensor_process_status_enum, x.failures, now(),
+              (SELECT count(*)::int FROM attune.rule r WHERE r.enabled AND r.trigger_ref = ANY(
+                 CASE WHEN cardinality(st.trigger_types) > 0 THEN st.trigger_types ELSE ARRAY(SELECT t.ref::text FROM attune.trigger t WHERE t.sensor = s.id) END)),
+              jsonb_build_object('engine', 'attune', 'execution', COALESCE(st.execution, 'long_running'))
+         FROM unnest($1::bigint[], $2::text[], $3::int[]) AS x(sensor, status, failures)
+         JOIN attune.sensor s ON s.id = x.sensor
+         JOIN attune.worker w ON w.name = $4
+         LEFT JOIN attune_sensor.sensor_settings st ON st.sensor = s.id
+       ON CONFLICT (sensor, worker) DO UPDATE SET status = EXCLUDED.status, consecutive_failures = EXCLUDED.consecutive_failures,
+         active_rule_count = EXCLUDED.active_rule_count, meta = EXCLUDED.meta,
+         last_started_at = CASE WHEN sensor_process.status = 'stopped' THEN now() ELSE sensor_process.last_started_at END
+       WHERE sensor_process.status IS DISTINCT FROM EXCLUDED.status OR sensor_process.consecutive_failures IS DISTINCT FROM EXCLUDED.consecutive_failures
+          OR sensor_process.active_rule_count IS DISTINCT FROM EXCLUDED.active_rule_count`,
+      [states.map((state) => state.id), states.map((state) => status(state.state)), states.map((state) => state.consecutive_failures), this.name],
+    )
+  }
+
+  /** Marks this worker's sensor_process rows stopped, except those of `running` (every row when omitted). */
+  private async stopSensorProcesses(running: readonly string[] = []): Promise<void> {
+    await this.store!.query(
+      `UPDATE attune.sensor_process SET status = 'stopped', pid = NULL, next_restart_at = NULL, last_stopped_at = now()
+        WHERE worker_name = $1 AND status <> 'stopped' AND NOT (sensor_ref = ANY($2::text[]))`,
+      [this.name, [...running]],
+    )
   }
 
   /**
@@ -763,6 +802,7 @@ export class Daemon {
     // once registered: a daemon refused at start must not touch the row and leases of the
     // daemon of the same name that made it refuse.
     if (this.store && this.registered) {
+      await this.stopSensorProcesses().catch(() => {})
       await this.leases?.releaseAll(this.store).catch(() => {})
       await this.registerWorker('inactive').catch(() => {})
     }

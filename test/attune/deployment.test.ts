@@ -127,18 +127,18 @@ describe.skipIf(skip)('attune in an Attune deployment (database built by Attuneâ
     expect(result.code, result.stderr).toBe(0)
     const report = JSON.parse(result.stdout)
     expect(report.summary.skipped).toBe(0)
-    const [timer] = await query<{id: number; entrypoint: string; runtime_ref: string}>("SELECT id, entrypoint, runtime_ref FROM attune.sensor WHERE ref = 'core.timer_sensor'")
+    const [timer] = await query<{id: number; entrypoint: string; runtime_ref: string}>("SELECT id::int, entrypoint, runtime_ref FROM attune.sensor WHERE ref = 'core.timer_sensor'")
     expect(timer).toMatchObject({entrypoint: 'attune-core-timer-sensor', runtime_ref: 'core.native'})
-    const linked = await query<{ref: string; sensor: number; sensor_ref: string}>("SELECT ref, sensor, sensor_ref FROM attune.trigger WHERE ref LIKE 'core.%timer' ORDER BY ref")
+    const linked = await query<{ref: string; sensor: number; sensor_ref: string}>("SELECT ref, sensor::int, sensor_ref FROM attune.trigger WHERE ref LIKE 'core.%timer' ORDER BY ref")
     expect(linked.map((row) => [row.ref, row.sensor, row.sensor_ref])).toEqual(
       ['core.crontimer', 'core.datetimetimer', 'core.intervaltimer', 'core.rruletimer'].map((ref) => [ref, timer.id, 'core.timer_sensor']),
     )
     const [pack] = await query<{storage_path: string; tags: string[]; version: string}>("SELECT storage_path, tags, version FROM attune.pack WHERE ref = 'demo'")
     expect(pack).toEqual({storage_path: DEMO, tags: ['demo'], version: '1.2.0'})
     const rules = await query<{ref: string; action: number; action_ref: string; conditions: unknown; enabled: boolean}>(
-      "SELECT r.ref, r.action, r.action_ref, r.conditions, r.enabled FROM attune.rule r WHERE pack_ref = 'demo' ORDER BY ref",
+      "SELECT r.ref, r.action::int, r.action_ref, r.conditions, r.enabled FROM attune.rule r WHERE pack_ref = 'demo' ORDER BY ref",
     )
-    const [{id: notify}] = await query<{id: number}>("SELECT id FROM attune.action WHERE ref = 'demo.notify'")
+    const [{id: notify}] = await query<{id: number}>("SELECT id::int FROM attune.action WHERE ref = 'demo.notify'")
     expect(rules).toEqual([
       {ref: 'demo.exact_one', action: notify, action_ref: 'demo.notify', conditions: [{field: 'value', operator: 'equals', value: 1}], enabled: true},
       {ref: 'demo.high_reading', action: notify, action_ref: 'demo.notify', conditions: {expression: "{{ event.payload.value > 40 and event.trigger == 'demo.reading' }}"}, enabled: true},
@@ -172,11 +172,11 @@ describe.skipIf(skip)('attune in an Attune deployment (database built by Attuneâ
     const result = await run(['sensor', 'run-once', 'demo.reader', '--persist', '--json'])
     expect(result.code, result.stderr).toBe(0)
     const [event] = await query<{id: number; trigger_ref: string; source_ref: string; payload: unknown; rule: number | null}>(
-      "SELECT id, trigger_ref, source_ref, payload, rule FROM attune.event WHERE source_ref = 'demo.reader'",
+      "SELECT id::int, trigger_ref, source_ref, payload, rule FROM attune.event WHERE source_ref = 'demo.reader'",
     )
     expect(event).toMatchObject({trigger_ref: 'demo.reading', payload: {value: 42, host: 'db1'}, rule: null})
     const enforcements = await query<{id: number; rule_ref: string; config: unknown; status: string; condition: string; conditions: unknown; event: number}>(
-      'SELECT id, rule_ref, config, status::text, condition::text, conditions, event FROM attune.enforcement WHERE event = $1',
+      'SELECT id::int, rule_ref, config, status::text, condition::text, conditions, event::int FROM attune.enforcement WHERE event = $1',
       [event.id],
     )
     expect(enforcements).toEqual([
@@ -203,7 +203,7 @@ describe.skipIf(skip)('attune in an Attune deployment (database built by Attuneâ
     const daemon = await startDaemon(['--name', 'attune-deploy'], env)
     try {
       const ticks = async () => query<{id: number; rule_ref: string; config: {message: string}}>(
-        "SELECT e.id, e.rule_ref, n.config FROM attune.event e JOIN attune.enforcement n ON n.event = e.id WHERE e.rule_ref = 'demo.tick' ORDER BY e.id",
+        "SELECT e.id::int, e.rule_ref, n.config FROM attune.event e JOIN attune.enforcement n ON n.event = e.id WHERE e.rule_ref = 'demo.tick' ORDER BY e.id",
       )
       let fired = await ticks()
       for (let i = 0; i < 60 && fired.length < 2; i++) {
@@ -219,11 +219,30 @@ describe.skipIf(skip)('attune in an Attune deployment (database built by Attuneâ
       expect(worker.capabilities).toMatchObject({runtimes: expect.arrayContaining(['python']), sensor_version: expect.any(String), max_concurrent_sensors: expect.any(Number)})
       expect(await eventually(() => received.some((m) => m.routingKey === 'enforcement.created'), 20_000)).toBe(true)
       for (const message of received) expect(checkAttuneMessage(message.exchange, message.routingKey, message.body), message.body).toEqual([])
+      // What Attune's API and UI show of the sensors this daemon runs.
+      const processes = async () =>
+        query<{sensor_ref: string; worker_name: string; status: string; active_rule_count: number}>(
+          "SELECT sensor_ref, worker_name, status::text, active_rule_count FROM attune.sensor_process WHERE sensor_ref IN ('core.timer_sensor', 'demo.reader') ORDER BY sensor_ref",
+        )
+      let rows = await processes()
+      for (let i = 0; i < 20 && rows.length < 2; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250))
+        rows = await processes()
+      }
+      expect(rows).toEqual([
+        {sensor_ref: 'core.timer_sensor', worker_name: 'attune-deploy', status: 'running', active_rule_count: 1},
+        {sensor_ref: 'demo.reader', worker_name: 'attune-deploy', status: 'running', active_rule_count: 2},
+      ])
     } finally {
       expect((await daemon.stop('SIGTERM')).exitCode).toBe(0)
     }
     const [worker] = await query<{status: string}>("SELECT status::text FROM attune.worker WHERE name = 'attune-deploy'")
     expect(worker.status).toBe('inactive')
+    const stopped = await query<{status: string}>("SELECT DISTINCT status::text FROM attune.sensor_process WHERE worker_name = 'attune-deploy'")
+    expect(stopped).toEqual([{status: 'stopped'}])
+    // Attune's history trigger recorded the changes (it needs search_path attune: set by attune's pool).
+    const [history] = await query<{n: number}>("SELECT count(*)::int AS n FROM attune.sensor_process_history")
+    expect(history.n).toBeGreaterThan(0)
   }, 120_000)
 
   it('issues tokens with Attuneâ€™s claims, from Attuneâ€™s own secret setting too', async () => {
