@@ -4,7 +4,7 @@ import {EventPipeline, RuleCache} from '../../src/engine/events/index.js'
 import {backends, useMigratedStore} from '../store/backends.js'
 
 const TRACE = '6f1c2c9e-3b1a-4f4e-9a55-0d7c9b1e2f3a'
-import {countingStore, insertRule, insertSensor, insertTrigger, tableCounts} from './helpers.js'
+import {countingStore, ensureAction, insertRule, insertSensor, insertTrigger, tableCounts} from './helpers.js'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -220,6 +220,42 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     // A paired surrogate (an emoji) is fine.
     await pipeline.persist({trigger: {ref: 'demo.disk_full'}, events: [{name: 'ok 😀'}]})
     expect((await store.query('SELECT payload FROM attune.event')).rows[0].payload).toEqual({name: 'ok 😀'})
+  })
+
+  it.skipIf(backend.skip)('renders enforcement.config from the rule’s action_params, the event and the pack config', async () => {
+    await store.query(`UPDATE attune.pack SET config = '{"channel": "#ops"}' WHERE ref = 'demo'`)
+    const ruleId = await insertRule(store, 'demo.page', 'demo.disk_full', bigDisk, {
+      actionParams: {message: 'disk {{ event.payload.path }} at {{ event.payload.usage }}%', usage: '{{ event.payload.usage }}', event: '{{ event.id }}', channel: '{{ pack.config.channel }}', rule: '{{ system.rule.ref }}'},
+    })
+    const result = await new EventPipeline(store).persist({trigger: {ref: 'demo.disk_full'}, events: [{path: '/', usage: 95}]})
+    const [row] = (await store.query<{config: unknown; rule: number}>('SELECT config, rule FROM attune.enforcement')).rows
+    expect(row).toEqual({rule: ruleId, config: {message: 'disk / at 95%', usage: 95, event: result.events[0].id, channel: '#ops', rule: 'demo.page'}})
+  })
+
+  it.skipIf(backend.skip)('gives no enforcement to a match whose config would carry a secret parameter, and says why', async () => {
+    await ensureAction(store, 'demo.notify', {type: 'object', properties: {message: {type: 'string'}, token: {type: 'string', secret: true}}})
+    await insertRule(store, 'demo.leaky', 'demo.disk_full', {all: []}, {action: 'demo.notify', actionParams: {message: 'hi', token: 'hunter2'}})
+    await insertRule(store, 'demo.fine', 'demo.disk_full', {all: []}, {action: 'demo.notify', actionParams: {message: 'hi'}})
+    const result = await new EventPipeline(store).persist({trigger: {ref: 'demo.disk_full'}, events: [{usage: 1}]})
+    expect(result.enforcements.map((e) => e.rule_ref)).toEqual(['demo.fine'])
+    expect(result.warnings).toEqual([expect.stringMatching(/demo\.leaky.*token/)])
+    expect(JSON.stringify((await store.query('SELECT config FROM attune.enforcement')).rows)).not.toContain('hunter2')
+  })
+
+  it.skipIf(backend.skip)('with enforcements left to Attune’s executor, stores and announces events only', async () => {
+    await insertRule(store, 'demo.page', 'demo.disk_full', bigDisk)
+    const result = await new EventPipeline(store, {enforcements: 'executor'}).persist({trigger: {ref: 'demo.disk_full'}, events: [{path: '/', usage: 95}]})
+    expect(result.enforcements).toEqual([])
+    expect(await tableCounts(store)).toEqual({event: 1, enforcement: 0, outbox: 1})
+    const [message] = (await store.query<{message: {message_type: string}}>('SELECT message FROM attune_sensor.outbox')).rows
+    expect(message.message.message_type).toBe('EventCreated')
+  })
+
+  it.skipIf(backend.skip)('ties an event of one rule’s trigger instance to that rule (event.rule), as Attune’s timer events are', async () => {
+    const ruleId = await insertRule(store, 'demo.page', 'demo.disk_full', {all: []})
+    await new EventPipeline(store).persist({trigger: {ref: 'demo.disk_full'}, events: [{usage: 1}], rule_ids: [ruleId], rule_ref: 'demo.page'})
+    const [event] = (await store.query<{rule: number; rule_ref: string}>('SELECT rule, rule_ref FROM attune.event')).rows
+    expect(event).toEqual({rule: ruleId, rule_ref: 'demo.page'})
   })
 
   it.skipIf(backend.skip)('keeps one enforcement per rule and event', async () => {
