@@ -171,27 +171,35 @@ async function privateRabbit(cleanup) {
   return server.url
 }
 
-/** A trigger, a sensor and ten rules of which exactly one (bench.r3) matches the events. */
+/**
+ * Attune's rows: a pack, a runtime, a trigger, a sensor, an action and ten rules of which exactly
+ * one (bench.r3) matches the events; every rule renders a parameter from the event.
+ */
 async function setUp(store) {
-  const trigger = (await store.query("INSERT INTO attune.trigger (ref, pack_ref, label) VALUES ('bench.metric', 'bench', 'Metric') RETURNING id")).rows[0].id
-  const sensor = (
-    await store.query(
-      `INSERT INTO attune.sensor (ref, pack_ref, label, entrypoint, runtime_ref, trigger, trigger_ref)
-       VALUES ('bench.sensor', 'bench', 'Sensor', '/dev/null', 'shell', $1, 'bench.metric') RETURNING id`,
-      [trigger],
-    )
-  ).rows[0].id
+  const one = async (sql, params = []) => (await store.query(sql, params)).rows[0].id
+  const pack = await one("INSERT INTO attune.pack (ref, label, version) VALUES ('bench', 'Bench', '1.0.0') RETURNING id")
+  const runtime = await one("INSERT INTO attune.runtime (ref, pack, pack_ref, name, distributions) VALUES ('bench.shell', $1, 'bench', 'Shell', '{}') RETURNING id", [pack])
+  const trigger = await one("INSERT INTO attune.trigger (ref, pack, pack_ref, label) VALUES ('bench.metric', $1, 'bench', 'Metric') RETURNING id", [pack])
+  const sensor = await one(
+    `INSERT INTO attune.sensor (ref, pack, pack_ref, label, entrypoint, runtime, runtime_ref, enabled)
+     VALUES ('bench.sensor', $1, 'bench', 'Sensor', '/dev/null', $2, 'bench.shell', true) RETURNING id`,
+    [pack, runtime],
+  )
+  const action = await one("INSERT INTO attune.action (ref, pack, pack_ref, label, entrypoint) VALUES ('bench.echo', $1, 'bench', 'Echo', 'echo.sh') RETURNING id", [pack])
   for (let k = 0; k < RULES; k++) {
     const conditions = {all: [{field: 'payload.kind', operator: 'equals', value: `k${k}`}, {field: 'payload.usage', operator: 'greater_or_equal', value: 0}]}
     await store.query(
-      `INSERT INTO attune.rule (ref, pack_ref, label, action_ref, trigger, trigger_ref, conditions)
-       VALUES ($1, 'bench', $1, 'core.echo', $2, 'bench.metric', $3::jsonb)`,
-      [`bench.r${k}`, trigger, JSON.stringify(conditions)],
+      `INSERT INTO attune.rule (ref, pack, pack_ref, label, action, action_ref, trigger, trigger_ref, conditions, action_params, enabled)
+       VALUES ($1, $2, 'bench', $1, $3, 'bench.echo', $4, 'bench.metric', $5::jsonb, $6::jsonb, true)`,
+      [`bench.r${k}`, pack, action, trigger, JSON.stringify(conditions), JSON.stringify(ACTION_PARAMS)],
     )
   }
   const rules = (await store.query("SELECT * FROM attune.rule WHERE trigger_ref = 'bench.metric' ORDER BY id")).rows
   return {trigger, sensor, rules, config: {interval: 5}}
 }
+
+/** What every rule's enforcement config is rendered from. */
+const ACTION_PARAMS = {message: 'usage {{ event.payload.usage }} on {{ event.payload.kind }}', usage: '{{ event.payload.usage }}'}
 
 /** Envelopes as the pipeline writes them, for the ceilings (ids are the row positions). */
 function envelope(type, payload, correlation) {
@@ -202,16 +210,16 @@ function envelope(type, payload, correlation) {
     message_type: type,
     version: '1.0',
     timestamp: new Date().toISOString(),
-    headers: {retry_count: 0, source_service: 'attune-sensor', trace_id: null},
+    headers: {retry_count: 0, source_service: 'attune-sensor'},
     payload,
   }
 }
 
 function messagesFor(world, payload, eventId, enforcementId) {
   const matched = world.rules[3]
-  const event = envelope('event.created', {event_id: eventId, trigger_id: world.trigger, trigger_ref: 'bench.metric', sensor_id: world.sensor, sensor_ref: 'bench.sensor', payload, config: world.config})
+  const event = envelope('EventCreated', {event_id: eventId, trigger_id: world.trigger, trigger_ref: 'bench.metric', sensor_id: world.sensor, sensor_ref: 'bench.sensor', payload, config: world.config})
   const enforcement = envelope(
-    'enforcement.created',
+    'EnforcementCreated',
     {enforcement_id: enforcementId, rule_id: matched.id, rule_ref: matched.ref, event_id: eventId, trigger_ref: 'bench.metric', payload},
     event.message_id,
   )
@@ -265,9 +273,9 @@ async function postgresCeiling(store, world, payloads) {
       ).rows.map((row) => row.id)
       const enforcementIds = (
         await tx.query(
-          `INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event, status, payload, condition, conditions)
-           SELECT $1, $2, 'bench.metric', e, 'created', p, 'all', $3::jsonb FROM unnest($4::bigint[], $5::jsonb[]) AS x(e, p) RETURNING id`,
-          [matched.id, matched.ref, JSON.stringify(matched.conditions.all ?? matched.conditions), ids, batch.map((p) => JSON.stringify(p))],
+          `INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event, status, payload, condition, conditions, config)
+           SELECT $1, $2, 'bench.metric', e, 'created', p, 'all', $3::jsonb, c FROM unnest($4::bigint[], $5::jsonb[], $6::jsonb[]) AS x(e, p, c) RETURNING id`,
+          [matched.id, matched.ref, JSON.stringify(matched.conditions), ids, batch.map((p) => JSON.stringify(p)), batch.map((p) => JSON.stringify({message: `usage ${p.usage} on ${p.kind}`, usage: p.usage}))],
         )
       ).rows.map((row) => row.id)
       const rows = batch.flatMap((payload, k) => messagesFor(world, payload, ids[k], enforcementIds[k]))
@@ -333,9 +341,9 @@ async function seedBaseline(databaseUrl, broker, world, payloads) {
       if (!test(rule, payload)) continue
       const enforcementId = (
         await client.query(
-          `INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event, status, payload, condition, conditions)
-           VALUES ($1, $2, 'bench.metric', $3, 'created', $4, 'all', $5) RETURNING id`,
-          [rule.id, rule.ref, eventId, JSON.stringify(payload), JSON.stringify(rule.conditions)],
+          `INSERT INTO attune.enforcement (rule, rule_ref, trigger_ref, event, status, payload, condition, conditions, config)
+           VALUES ($1, $2, 'bench.metric', $3, 'created', $4, 'all', $5, $6) RETURNING id`,
+          [rule.id, rule.ref, eventId, JSON.stringify(payload), JSON.stringify(rule.conditions), JSON.stringify({message: `usage ${payload.usage} on ${payload.kind}`, usage: payload.usage})],
         )
       ).rows[0].id
       const [, enforcementMessage] = messagesFor(world, payload, eventId, enforcementId)
