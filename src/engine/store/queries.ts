@@ -82,6 +82,8 @@ export interface SensorRow {
   runtime_ref: string
   runtime_name: string
   runtime_aliases: string[]
+  /** The runtime's `execution_config.interpreter.binary` (Attune's runtimes name their interpreter). */
+  runtime_interpreter: string | null
   enabled: boolean
   param_schema: Record<string, Json> | null
   config: Record<string, Json> | null
@@ -174,7 +176,8 @@ export interface EnforcementRow {
  */
 export const SENSOR_SELECT = `
   SELECT s.id, s.ref, s.pack, s.pack_ref, s.label, s.description, s.entrypoint, s.runtime, s.runtime_ref,
-         r.name AS runtime_name, r.aliases AS runtime_aliases, s.enabled, s.param_schema, s.config,
+         r.name AS runtime_name, r.aliases AS runtime_aliases, r.execution_config->'interpreter'->>'binary' AS runtime_interpreter,
+         s.enabled, s.param_schema, s.config,
          p.storage_path AS pack_path,
          COALESCE(t.refs, '{}'::text[]) AS trigger_types,
          (SELECT x.id FROM attune.trigger x WHERE x.ref = t.refs[1]) AS trigger, COALESCE(t.refs[1], '') AS trigger_ref,
