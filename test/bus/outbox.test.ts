@@ -111,24 +111,30 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     expect(new Set(got.map((e) => e.message_id)).size).toBe(200)
   })
 
+  /** Another relay in the middle of a round: it holds one row's lock until its transaction ends (and dies). */
+  async function anotherRelayHoldsARow() {
+    const [busy] = (await produce(1)).events
+    const bus = new LocalBus()
+    const got = collect(bus, 'attune.events')
+    const relay = new OutboxRelay(store, bus)
+    let release: () => void = () => {}
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let locked: () => void = () => {}
+    const isLocked = new Promise<void>((resolve) => (locked = resolve))
+    const other = store.transaction(async (tx) => {
+      await tx.query('SELECT id FROM attune_sensor.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
+      locked()
+      await released
+      throw new Error('the other relay died')
+    })
+    await isLocked
+    return {busy, got, relay, release, other}
+  }
+
   // PGlite has one session, so there a second relay waits for the first instead of skipping its rows.
   if (backend.name === 'pglite') {
     it('waits for a transaction of another relay (one session on PGlite), then publishes its row once', async () => {
-      const [busy] = (await produce(1)).events
-      const bus = new LocalBus()
-      const got = collect(bus, 'attune.events')
-      const relay = new OutboxRelay(store, bus)
-      let release: () => void = () => {}
-      const released = new Promise<void>((resolve) => (release = resolve))
-      let locked: () => void = () => {}
-      const isLocked = new Promise<void>((resolve) => (locked = resolve))
-      const other = store.transaction(async (tx) => {
-        await tx.query('SELECT id FROM attune_sensor.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
-        locked()
-        await released
-        throw new Error('the other relay died')
-      })
-      await isLocked
+      const {busy, got, relay, release, other} = await anotherRelayHoldsARow()
       let done = false
       const flushing = relay.flush().then((result) => ((done = true), result))
       await new Promise((resolve) => setTimeout(resolve, 200))
@@ -141,22 +147,7 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     })
   }
   if (backend.name === 'postgres') it.skipIf(backend.skip)('skips rows another relay is publishing, and takes them once it is gone', async () => {
-    const [busy] = (await produce(1)).events
-    const bus = new LocalBus()
-    const got = collect(bus, 'attune.events')
-    const relay = new OutboxRelay(store, bus)
-    let release: () => void = () => {}
-    const released = new Promise<void>((resolve) => (release = resolve))
-    let locked: () => void = () => {}
-    const isLocked = new Promise<void>((resolve) => (locked = resolve))
-    // Another relay in the middle of a round: it holds the row lock until its transaction ends.
-    const other = store.transaction(async (tx) => {
-      await tx.query('SELECT id FROM attune_sensor.outbox WHERE message_id = $1 FOR NO KEY UPDATE', [busy.message_id])
-      locked()
-      await released
-      throw new Error('the other relay died')
-    })
-    await isLocked
+    const {busy, got, relay, release, other} = await anotherRelayHoldsARow()
     expect(await relay.flush()).toEqual({sent: 1, pending: 1, error: null})
     expect(got).toEqual([])
     release()

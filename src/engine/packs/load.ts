@@ -316,6 +316,11 @@ function readPackDocument(reader: Reader, dir: string): PackDefinition | undefin
   }
 }
 
+/** The fields every item shares: its ref and pack, a label (else its name, else the ref's last part) and description. */
+function itemIdentity(reader: Reader, ref: string, packRef: string): {ref: string; pack_ref: string; label: string; description: string | null} {
+  return {ref, pack_ref: packRef, label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref), description: reader.string('description') ?? null}
+}
+
 function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undefined {
   const name = reader.string('name')
   // Runtimes are named for humans ("Node.js"): without a ref, derive one from the name.
@@ -358,10 +363,7 @@ function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undef
   const output = reader.schema('output', 'out_schema', 'payload_schema')
   if (!ref) return undefined
   return {
-    ref,
-    pack_ref: packRef,
-    label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
-    description: reader.string('description') ?? null,
+    ...itemIdentity(reader, ref, packRef),
     enabled: reader.boolean('enabled', true),
     param_schema: params.schema,
     out_schema: output.schema,
@@ -447,10 +449,7 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
 
   if (!ref || !entry || !runnerType || (!builtin && !entryPath)) return undefined
   return {
-    ref,
-    pack_ref: packRef,
-    label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
-    description: reader.string('description') ?? null,
+    ...itemIdentity(reader, ref, packRef),
     entrypoint: entry,
     entry_path: entryPath,
     runner_type: runnerType,
@@ -532,10 +531,7 @@ function readAction(reader: Reader, packRef: string): ActionDefinition | undefin
   const outputFormat = oneOf(reader, 'output_format', OUTPUT_FORMATS, 'text')
   if (!ref || !entry) return undefined
   return {
-    ref,
-    pack_ref: packRef,
-    label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref),
-    description: reader.string('description') ?? null,
+    ...itemIdentity(reader, ref, packRef),
     entrypoint: entry,
     runner_type: reader.string('runner_type', 'runtime') ?? null,
     param_schema: params.schema,
