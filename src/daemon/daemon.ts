@@ -723,7 +723,8 @@ export class Daemon {
 
   status(): DaemonStatus {
     const stats = this.relay?.stats
-    const brokerOk = !stats || stats.last_error === null
+    // Only a failure of the broker itself: rounds also fail while the database is down.
+    const brokerOk = !stats || stats.last_error === null || stats.last_error_source !== 'broker'
     return {
       name: this.name,
       started_at: this.startedAt.toISOString(),
@@ -732,7 +733,7 @@ export class Daemon {
         kind: this.bus?.kind ?? 'local',
         location: this.bus?.location ?? '',
         ok: brokerOk,
-        error: stats?.last_error ?? null,
+        error: brokerOk ? null : (stats?.last_error ?? null),
         pending: this.pendingOutbox,
         sent: stats?.sent ?? 0,
       },

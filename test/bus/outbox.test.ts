@@ -12,6 +12,7 @@ import {
 } from '../../src/engine/bus/index.js'
 import {EventPipeline} from '../../src/engine/events/index.js'
 import {insertRule, insertTrigger} from '../events/helpers.js'
+import type {Store} from '../../src/engine/store/index.js'
 import {backends, useMigratedStore} from '../store/backends.js'
 
 /** The in-process bus, refusing the messages whose ids are in `refuse` (a broker nacking them). */
@@ -91,6 +92,7 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     expect(rows[0].attempts).toBeGreaterThanOrEqual(1)
     expect(rows[0]).toMatchObject({last_error: 'nacked by test', sent_at: null})
 
+    expect(relay.stats.last_error_source).toBe('broker')
     bus.refuse.clear()
     const second = await relay.flush()
     expect(second).toEqual({sent: 1, pending: 0, error: null})
@@ -98,6 +100,16 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     expect(retried).toHaveLength(1)
     expect(retried[0].headers.retry_count).toBe(rows[0].attempts)
     expect(got.filter((e) => e.message_id !== refused).every((e) => e.headers.retry_count === 0)).toBe(true)
+    expect(relay.stats).toMatchObject({last_error: null, last_error_source: null})
+  })
+
+  it.skipIf(backend.skip)('says a round that failed on the database failed on the database, not on the broker', async () => {
+    await produce(1)
+    const failing: Store = {...store, transaction: () => Promise.reject(new Error('connection terminated unexpectedly'))}
+    const relay = new OutboxRelay(failing, new LocalBus(), {backoff: {initialMs: 10, maxMs: 20}})
+    const result = await relay.flush({timeoutMs: 100})
+    expect(result.error).toMatch(/connection terminated/)
+    expect(relay.stats).toMatchObject({last_error: 'connection terminated unexpectedly', last_error_source: 'database'})
   })
 
   it.skipIf(backend.skip)('never hands a row to two relays at once', async () => {

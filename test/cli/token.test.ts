@@ -55,7 +55,7 @@ describe('attune token', () => {
 
   it.each([
     [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b'], {ATTUNE_JWT_SECRET: ''}, /No JWT secret is configured/],
-    [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b'], {ATTUNE_JWT_SECRET: 'tooshort'}, /8 bytes long; at least 32/],
+    [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b'], {ATTUNE_JWT_SECRET: 'tooshort'}, /8 bytes long; at least 32 bytes other than whitespace/],
     [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b', '--ttl', '60'], {}, /--ttl must be a whole number of seconds from 3600 to 259200, got 60/],
     [['token', 'issue', '--sensor-ref', 'core.timer'], {}, /Missing required flag trigger-types/],
     [['token', 'issue', '--sensor-ref', 'timer', '--trigger-types', 'a.b'], {}, /--sensor-ref must be a sensor ref/],

@@ -84,7 +84,11 @@ describe('signing and verifying sensor tokens', () => {
   it('refuses a missing or short secret, saying how to set one', () => {
     expect(() => jwtSecretKey(undefined)).toThrow(AbortError)
     expect(() => jwtSecretKey(undefined)).toThrow('No JWT secret is configured.')
-    expect(() => jwtSecretKey('short')).toThrow('The JWT secret is 5 bytes long; at least 32 are required.')
+    expect(() => jwtSecretKey('short')).toThrow('The JWT secret is 5 bytes long; at least 32 bytes other than whitespace are required.')
+    // Whitespace does not count.
+    expect(() => jwtSecretKey(' '.repeat(40))).toThrow('The JWT secret is 0 bytes long without its whitespace; at least 32')
+    expect(() => jwtSecretKey(`${'x'.repeat(20)}${' '.repeat(20)}`)).toThrow(/20 bytes long without its whitespace/)
+    expect(jwtSecretKey('y'.repeat(32))).toHaveLength(32)
     try {
       jwtSecretKey('')
     } catch (error) {

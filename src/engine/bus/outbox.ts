@@ -4,6 +4,7 @@
  * marked sent only after the bus confirmed it, so a crash or an outage anywhere means a later
  * retry (at-least-once; `message_id` never changes), never a lost message.
  */
+import {BusUnavailableError} from './types.js'
 import {errorMessage} from '../errors.js'
 import type {Queryable, Store} from '../store/types.js'
 import {toJsonb} from '../store/types.js'
@@ -71,6 +72,8 @@ export interface RelayStats {
   /** Rounds that failed (broker or database unavailable, messages not confirmed). */
   failures: number
   last_error: string | null
+  /** What the last failure was about: the broker (unreachable, nacks) or the database. */
+  last_error_source: 'broker' | 'database' | null
   last_sent_at: Date | null
 }
 
@@ -107,7 +110,7 @@ export class OutboxRelay {
   /** The publishing turn: one round at a time locks rows and writes them to the bus. */
   private turn: Promise<void> = Promise.resolve()
   private lastPrune = 0
-  readonly stats: RelayStats = {sent: 0, failures: 0, last_error: null, last_sent_at: null}
+  readonly stats: RelayStats = {sent: 0, failures: 0, last_error: null, last_error_source: null, last_sent_at: null}
 
   constructor(
     private readonly store: Store,
@@ -188,9 +191,12 @@ export class OutboxRelay {
       this.stats.sent += outcome.sent
       this.stats.last_sent_at = new Date()
     }
-    if (outcome.error) throw outcome.error
+    if (outcome.error) throw Object.assign(outcome.error, {brokerFailure: true})
     // A fully confirmed round means the broker is healthy again (health checks read this).
-    if (outcome.sent > 0) this.stats.last_error = null
+    if (outcome.sent > 0) {
+      this.stats.last_error = null
+      this.stats.last_error_source = null
+    }
     return outcome.sent
   }
 
@@ -226,6 +232,8 @@ export class OutboxRelay {
   private noteFailure(error: Error): void {
     this.stats.failures++
     this.stats.last_error = errorMessage(error)
+    // Health names only what is down: a round that failed on the database says nothing of the broker.
+    this.stats.last_error_source = error instanceof BusUnavailableError || (error as {brokerFailure?: boolean}).brokerFailure ? 'broker' : 'database'
   }
 
   /** Runs the relay in the background until `stop()`. */

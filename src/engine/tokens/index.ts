@@ -48,8 +48,11 @@ export function jwtSecretKey(secret: string | undefined): Uint8Array {
   const how = 'Set ATTUNE_JWT_SECRET (or auth.jwt_secret in the config file) to a random value of 32 bytes or more, e.g. `export ATTUNE_JWT_SECRET=$(openssl rand -base64 48)`.'
   if (!secret) throw new AbortError('No JWT secret is configured.', {code: 'jwt_secret_missing', hint: how})
   const key = new TextEncoder().encode(secret)
-  if (key.length < MIN_SECRET_BYTES) {
-    throw new AbortError(`The JWT secret is ${key.length} bytes long; at least ${MIN_SECRET_BYTES} are required.`, {code: 'jwt_secret_short', hint: how})
+  // Whitespace does not count: 40 spaces (or a padded short value) are no secret.
+  const meaningful = new TextEncoder().encode(secret.replace(/\s+/g, '')).length
+  if (meaningful < MIN_SECRET_BYTES) {
+    const what = meaningful === key.length ? `${key.length} bytes long` : `${meaningful} bytes long without its whitespace`
+    throw new AbortError(`The JWT secret is ${what}; at least ${MIN_SECRET_BYTES} bytes other than whitespace are required.`, {code: 'jwt_secret_short', hint: how})
   }
   return key
 }
