@@ -804,6 +804,10 @@ export class Daemon {
     // daemon of the same name that made it refuse.
     if (this.store && this.registered) {
       await this.stopSensorProcesses().catch(() => {})
+      // A clean stop: this daemon's sensors show as stopped, not as running on a dead daemon.
+      await this.store
+        .query("UPDATE attune_sensor.sensor_state SET state = 'stopped', next_poll = NULL, updated = now() WHERE owner = $1 AND state <> 'disabled'", [this.name])
+        .catch(() => {})
       await this.leases?.releaseAll(this.store).catch(() => {})
       await this.registerWorker('inactive').catch(() => {})
     }

@@ -2,6 +2,7 @@ import {mkdtempSync, rmSync, writeFileSync, existsSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {attune} from '../support/cli.js'
 import {attuneJson, startDaemon, writePack, type DaemonProcess} from '../support/daemon.js'
 
 const home = mkdtempSync(join(tmpdir(), 'attune-daemon-'))
@@ -156,5 +157,10 @@ describe('attune daemon (embedded database, real sensors)', () => {
     // Every stored event has its outbox row, sent (the in-process bus confirms at once).
     const status = await attuneJson<Status>(['sensor', 'status'], env)
     expect(status.sensors.find((sensor) => sensor.ref === 'tt.ticker')!.polls).toBeGreaterThan(3)
+    // A clean stop leaves its sensors stopped, not "running" on a daemon that is gone.
+    expect(status.sensors.find((sensor) => sensor.ref === 'tt.ticker')).toMatchObject({state: 'stopped'})
+    const table = await attune(['sensor', 'status'], {env})
+    expect(table.stdout).toMatch(/tt\.ticker\s+stopped\s/)
+    expect(table.stdout).not.toContain('(stale)')
   })
 })

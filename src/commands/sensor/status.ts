@@ -24,13 +24,13 @@ restarts as failures; the builtin timer sensor counts its fires as polls and sho
     const sensors = this.flags.failed ? rows.filter((row) => row.state === 'failed' || row.consecutive_failures > 0) : rows
     if (!this.jsonEnabled()) {
       const {renderTable, shortTime} = await import('../../ui/table.js')
-      const colors: Record<string, string> = {running: 'green', failed: 'red', restarting: 'yellow', starting: 'yellow', disabled: 'gray', 'not polled': 'gray'}
+      const colors: Record<string, string> = {running: 'green', failed: 'red', restarting: 'yellow', starting: 'yellow', disabled: 'gray', 'not polled': 'gray', stopped: 'gray'}
       this.print(
         renderTable(
           sensors,
           [
             {header: 'SENSOR', value: (row) => row.ref},
-            {header: 'STATE', value: (row) => (row.owner && !row.owner_alive && row.state !== 'disabled' ? `${row.state} (stale)` : row.state), color: (row) => colors[row.state]},
+            {header: 'STATE', value: (row) => (row.owner && !row.owner_alive && row.state !== 'disabled' && row.state !== 'stopped' ? `${row.state} (stale)` : row.state), color: (row) => colors[row.state]},
             {header: 'OWNER', value: (row) => row.owner ?? ''},
             {header: 'LAST POLL (UTC)', value: (row) => (row.last_poll ? shortTime(row.last_poll) : '')},
             {header: 'POLLS', value: (row) => String(row.polls)},
