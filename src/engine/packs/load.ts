@@ -195,10 +195,10 @@ class Reader {
   }
 
   /** A value longer than Attune accepts (its API's length limits) is a problem; false then. */
-  withinLimit(key: string, value: string, limit: keyof typeof MAX_LENGTH, what: string = limit): boolean {
+  withinLimit(key: string, value: string, limit: keyof typeof MAX_LENGTH): boolean {
     const max = MAX_LENGTH[limit]
     if (value.length <= max) return true
-    this.fail([key], `${what} is ${value.length} characters long; Attune allows at most ${max}`)
+    this.fail([key], `is ${value.length} characters long: Attune allows at most ${max} for ${limit === 'entrypoint' ? 'an entry point' : `a ${limit}`}`)
     return false
   }
 
@@ -442,7 +442,7 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
   const warnings: string[] = []
   const entry = reader.string('entry_point', 'entrypoint')
   if (!entry) reader.fail(['entry_point'], 'is required (the sensor code, relative to the sensors folder)')
-  else reader.withinLimit(reader.pick('entry_point', 'entrypoint')!.key, entry, 'entrypoint', 'entry point')
+  else reader.withinLimit(reader.pick('entry_point', 'entrypoint')!.key, entry, 'entrypoint')
   // Builtin sensors (the timer) are implemented inside attune: their entry point is a name, not a file.
   const builtin = /^(core\.(sensor\.)?)?builtin$/.test(reader.string('runner_type', 'runtime', 'runtime_ref') ?? '')
   const entryPath = entry && !builtin ? containedEntryPoint(reader, entry, sensorsDir) : null
@@ -559,7 +559,7 @@ function readAction(reader: Reader, packRef: string): ActionDefinition | undefin
   const ref = reader.ref(packRef)
   const entry = reader.string('entry_point', 'entrypoint')
   if (!entry) reader.fail(['entry_point'], 'is required (the action code, relative to the actions folder)')
-  else reader.withinLimit(reader.pick('entry_point', 'entrypoint')!.key, entry, 'entrypoint', 'entry point')
+  else reader.withinLimit(reader.pick('entry_point', 'entrypoint')!.key, entry, 'entrypoint')
   const params = reader.schema('parameters', 'param_schema')
   const output = reader.schema('output', 'out_schema', 'output_schema')
   let timeout: number | null = null
