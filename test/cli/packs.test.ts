@@ -76,6 +76,18 @@ describe('packs and listings on the embedded database', () => {
     expect(packs.packs.map((pack: {ref: string}) => pack.ref)).not.toContain('broken')
   })
 
+  it('exits 2 for an unknown key in a pack file, suggesting the closest known key', async () => {
+    const dir = join(home, 'typo-pack')
+    mkdirSync(join(dir, 'triggers'), {recursive: true})
+    writeFileSync(join(dir, 'pack.yaml'), 'ref: typo\n')
+    writeFileSync(join(dir, 'triggers', 't.yaml'), 'ref: typo.t\nparamters: {}\n')
+    const run = await onPglite(['pack', 'register', dir])
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toMatch(/t\.yaml:2: paramters: unknown key "paramters" \(did you mean "parameters"\?\)/)
+    const packs = JSON.parse((await onPglite(['pack', 'list', '--json'])).stdout as string)
+    expect(packs.packs.map((pack: {ref: string}) => pack.ref)).not.toContain('typo')
+  })
+
   it('reports a dry run without writing', async () => {
     const dir = join(home, 'dry-pack')
     mkdirSync(join(dir, 'triggers'), {recursive: true})

@@ -117,7 +117,7 @@ describe('parsing the two rule forms', () => {
 
   it('warns about unknown fields, quietly ignores StackStorm bookkeeping', () => {
     const [rule] = parseRules('ref: p.r\ncondition: []\ntags: [x]\ntrigger: {type: t.x, params: {}}\naction: {ref: a.y}\n', 'r.yaml')
-    expect(rule.warnings).toEqual(['r.yaml:2: condition: unknown field ignored', 'r.yaml:4: trigger.params: unknown field ignored'])
+    expect(rule.warnings).toEqual(['r.yaml:2: condition: unknown field ignored (did you mean "conditions"?)', 'r.yaml:4: trigger.params: unknown field ignored'])
   })
 
   it('skips documents that hold only comments, and returns nothing for an empty file', () => {

@@ -1,7 +1,9 @@
 import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import {extname, isAbsolute, join, relative, resolve} from 'node:path'
 import {inferRuntime} from '../sensor/runtimes.js'
-import {FieldError, PackError, type FieldPath, type PackProblem} from './errors.js'
+import {didYouMean} from '../suggest.js'
+import {FieldError, formatField, PackError, type FieldPath, type PackProblem} from './errors.js'
+import {MAX_LENGTH, NESTED_KEYS, PACK_FILE_KEYS, type PackFileKind} from './keys.js'
 import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
 import {compileSchema, toJsonSchema, validationProblems, type JsonSchema} from './schema.js'
 import {readYamlFile, type YamlDoc} from './yaml.js'
@@ -169,6 +171,37 @@ class Reader {
     this.problems.push(this.doc.problem(path, message))
   }
 
+  /**
+   * Every key the formats attune reads do not define for this kind of file is a problem
+   * (with the closest known key): a typo would otherwise register with the default.
+   */
+  checkKeys(kind: PackFileKind): void {
+    const unknown = (path: FieldPath, data: Record<string, unknown>, known: ReadonlySet<string>) => {
+      for (const key of Object.keys(data)) {
+        if (known.has(key)) continue
+        this.problems.push({
+          file: this.doc.file,
+          line: this.doc.keyLine(path, key),
+          field: formatField([...path, key]),
+          message: `unknown key "${key}"${didYouMean(key, known)}`,
+        })
+      }
+    }
+    unknown([], this.data, PACK_FILE_KEYS[kind])
+    for (const [key, known] of Object.entries(NESTED_KEYS[kind] ?? {})) {
+      const value = this.data[key]
+      if (isPlainObject(value)) unknown([key], value, known)
+    }
+  }
+
+  /** A value longer than Attune accepts (its API's length limits) is a problem; false then. */
+  withinLimit(key: string, value: string, limit: keyof typeof MAX_LENGTH): boolean {
+    const max = MAX_LENGTH[limit]
+    if (value.length <= max) return true
+    this.fail([key], `is ${value.length} characters long: Attune allows at most ${max} for ${limit === 'entrypoint' ? 'an entry point' : `a ${limit}`}`)
+    return false
+  }
+
   /** The first of `keys` that is set, with the key it was found under. */
   pick(...keys: string[]): {key: string; value: unknown} | undefined {
     for (const key of keys) if (this.data[key] !== undefined && this.data[key] !== null) return {key, value: this.data[key]}
@@ -245,6 +278,7 @@ class Reader {
       return undefined
     }
     if (!ref.includes('.')) ref = `${packRef}.${ref}`
+    if (!this.withinLimit(key, ref, 'ref')) return undefined
     if (!pattern.test(ref)) {
       this.fail([key], `'${ref}' is not a reference of the form pack.name (lowercase letters, digits, _ and -; Attune's rule)`)
       return undefined
@@ -290,18 +324,21 @@ function readPackDocument(reader: Reader, dir: string): PackDefinition | undefin
     reader.fail(['ref'], 'is required')
     return undefined
   }
+  if (!reader.withinLimit(reader.pick('ref', 'name')!.key, ref, 'ref')) return undefined
   if (!PACK_REF.test(ref)) {
     reader.fail([reader.pick('ref', 'name')!.key], `'${ref}' must be lowercase letters, digits, _ and -, start with a letter and have two characters or more (Attune's rule)`)
     return undefined
   }
   const version = reader.string('version') ?? '0.0.0'
-  if (!SEMVER.test(version)) reader.fail(['version'], `'${version}' is not a semantic version such as 1.0.0 (Attune's database requires one)`)
+  if (reader.withinLimit('version', version, 'version') && !SEMVER.test(version)) reader.fail(['version'], `'${version}' is not a semantic version such as 1.0.0 (Attune's database requires one)`)
   const confSchema = reader.schema('conf_schema')
   const config = reader.mapping('config') ?? null
   checkConfig(reader, 'config', confSchema.validate, config)
+  const label = reader.string('label') ?? reader.string('name') ?? ref
+  reader.withinLimit(reader.pick('label', 'name')?.key ?? 'ref', label, 'label')
   return {
     ref,
-    label: reader.string('label') ?? reader.string('name') ?? ref,
+    label,
     description: reader.string('description') ?? null,
     version,
     conf_schema: confSchema.schema,
@@ -318,7 +355,9 @@ function readPackDocument(reader: Reader, dir: string): PackDefinition | undefin
 
 /** The fields every item shares: its ref and pack, a label (else its name, else the ref's last part) and description. */
 function itemIdentity(reader: Reader, ref: string, packRef: string): {ref: string; pack_ref: string; label: string; description: string | null} {
-  return {ref, pack_ref: packRef, label: reader.string('label') ?? reader.string('name') ?? lastSegment(ref), description: reader.string('description') ?? null}
+  const label = reader.string('label') ?? reader.string('name') ?? lastSegment(ref)
+  reader.withinLimit(reader.pick('label', 'name')?.key ?? 'ref', label, 'label')
+  return {ref, pack_ref: packRef, label, description: reader.string('description') ?? null}
 }
 
 function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undefined {
@@ -343,6 +382,7 @@ function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undef
       })
     }
   }
+  if (name !== undefined) reader.withinLimit('name', name, 'name')
   if (!ref) return undefined
   return {
     ref,
@@ -402,6 +442,7 @@ async function readSensor(reader: Reader, packRef: string, sensorsDir: string): 
   const warnings: string[] = []
   const entry = reader.string('entry_point', 'entrypoint')
   if (!entry) reader.fail(['entry_point'], 'is required (the sensor code, relative to the sensors folder)')
+  else reader.withinLimit(reader.pick('entry_point', 'entrypoint')!.key, entry, 'entrypoint')
   // Builtin sensors (the timer) are implemented inside attune: their entry point is a name, not a file.
   const builtin = /^(core\.(sensor\.)?)?builtin$/.test(reader.string('runner_type', 'runtime', 'runtime_ref') ?? '')
   const entryPath = entry && !builtin ? containedEntryPoint(reader, entry, sensorsDir) : null
@@ -518,6 +559,7 @@ function readAction(reader: Reader, packRef: string): ActionDefinition | undefin
   const ref = reader.ref(packRef)
   const entry = reader.string('entry_point', 'entrypoint')
   if (!entry) reader.fail(['entry_point'], 'is required (the action code, relative to the actions folder)')
+  else reader.withinLimit(reader.pick('entry_point', 'entrypoint')!.key, entry, 'entrypoint')
   const params = reader.schema('parameters', 'param_schema')
   const output = reader.schema('output', 'out_schema', 'output_schema')
   let timeout: number | null = null
@@ -551,6 +593,9 @@ function readRule(reader: Reader, packRef: string): PackRuleDefinition | undefin
       return `${problem.file}:${problem.line ?? '?'}: ${problem.field ?? '(document)'}`
     }
     const {rule, warnings} = normalizeRuleDocument(reader.data, {pack_ref: packRef, describe})
+    const refKey = reader.data.ref !== undefined ? 'ref' : 'name'
+    const ok = reader.withinLimit(refKey, rule.ref, 'ref')
+    if (!reader.withinLimit(reader.pick('label', 'name')?.key ?? refKey, rule.label, 'label') || !ok) return undefined
     return {...rule, warnings, source: {file: reader.doc.file, doc: reader.doc}}
   } catch (error) {
     if (!(error instanceof FieldError)) throw error
@@ -587,6 +632,7 @@ export async function readPack(dir: string): Promise<{pack?: LoadedPack; problem
 
   const packReaders = readers(join(absolute, packFile), join(shown, packFile), problems)
   if (packReaders.length > 1) problems.push(packReaders[1].doc.problem([], 'pack.yaml must hold one document'))
+  packReaders[0]?.checkKeys('pack')
   const pack = packReaders[0] ? readPackDocument(packReaders[0], absolute) : undefined
   if (!pack) {
     if (problems.length === 0) problems.push({file: join(shown, packFile), message: 'is empty'})
@@ -594,17 +640,20 @@ export async function readPack(dir: string): Promise<{pack?: LoadedPack; problem
   }
 
   const loaded: LoadedPack = {dir: absolute, pack, runtimes: [], triggers: [], sensors: [], actions: [], rules: [], skipped: []}
-  const each = async (folder: string, read: (reader: Reader) => Promise<void> | void) => {
+  const each = async (folder: string, kind: PackFileKind, read: (reader: Reader) => Promise<void> | void) => {
     for (const name of yamlFiles(join(absolute, folder))) {
-      for (const reader of readers(join(absolute, folder, name), join(shown, folder, name), problems)) await read(reader)
+      for (const reader of readers(join(absolute, folder, name), join(shown, folder, name), problems)) {
+        reader.checkKeys(kind)
+        await read(reader)
+      }
     }
   }
-  await each('runtimes', (r) => void push(loaded.runtimes, readRuntime(r, pack.ref)))
-  await each('triggers', (r) => void push(loaded.triggers, readTrigger(r, pack.ref)))
+  await each('runtimes', 'runtime', (r) => void push(loaded.runtimes, readRuntime(r, pack.ref)))
+  await each('triggers', 'trigger', (r) => void push(loaded.triggers, readTrigger(r, pack.ref)))
   const sensorsDir = join(absolute, 'sensors')
-  await each('sensors', async (r) => void push(loaded.sensors, await readSensor(r, pack.ref, sensorsDir)))
-  await each('actions', (r) => void push(loaded.actions, readAction(r, pack.ref)))
-  await each('rules', (r) => void push(loaded.rules, readRule(r, pack.ref)))
+  await each('sensors', 'sensor', async (r) => void push(loaded.sensors, await readSensor(r, pack.ref, sensorsDir)))
+  await each('actions', 'action', (r) => void push(loaded.actions, readAction(r, pack.ref)))
+  await each('rules', 'rule', (r) => void push(loaded.rules, readRule(r, pack.ref)))
   loaded.skipped = readSkipped(absolute, shown)
   return {pack: loaded, problems}
 }

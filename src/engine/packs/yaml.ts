@@ -1,5 +1,5 @@
 import {readFileSync} from 'node:fs'
-import {isNode, LineCounter, parseAllDocuments, type Document} from 'yaml'
+import {isMap, isNode, isScalar, LineCounter, parseAllDocuments, type Document} from 'yaml'
 import {formatField, type FieldPath, type PackProblem} from './errors.js'
 
 /** One YAML document of a pack file, with the means to point at a line. */
@@ -21,6 +21,17 @@ export class YamlDoc {
       if (isNode(node) && node.range) return this.lines.linePos(node.range[0]).line
     }
     return undefined
+  }
+
+  /** The 1-based line of a key of a mapping (the key itself, not its value), else of the mapping. */
+  keyLine(path: FieldPath, key: string): number | undefined {
+    const node = path.length === 0 ? this.document.contents : this.document.getIn(path, true)
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (isScalar(pair.key) && String(pair.key.value) === key && pair.key.range) return this.lines.linePos(pair.key.range[0]).line
+      }
+    }
+    return this.line([...path, key])
   }
 
   problem(path: FieldPath, message: string): PackProblem {

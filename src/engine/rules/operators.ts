@@ -32,6 +32,7 @@
  * with `(?s)^(?:…)`, `nexists`→not_exists. StackStorm's `exists` is "not None", hence null
  * counts as absent here too. Operator names are case-insensitive.
  */
+import {didYouMean} from '../suggest.js'
 import {globToPattern} from './glob.js'
 import {typeName} from './path.js'
 import {compilePattern, PatternError} from './regex.js'
@@ -429,17 +430,7 @@ export function unknownOperatorMessage(name: unknown): string {
   if (UNSUPPORTED_STACKSTORM.has(text.toLowerCase())) {
     return `unknown operator ${JSON.stringify(name)} (a StackStorm operator attune does not support; for the case-insensitive ones use matches with (?i))`
   }
-  let best: string | undefined
-  let bestDistance = Infinity
-  for (const known of [...OPERATOR_NAMES, ...ALIAS_NAMES]) {
-    const distance = editDistance(text.toLowerCase(), known)
-    if (distance < bestDistance) {
-      best = known
-      bestDistance = distance
-    }
-  }
-  // Only suggest what is plausibly a typo: at most a third of the name differs.
-  const suggestion = best !== undefined && bestDistance <= Math.max(1, Math.floor(text.length / 3)) ? ` (did you mean "${best}"?)` : ''
+  const suggestion = didYouMean(text, [...OPERATOR_NAMES, ...ALIAS_NAMES])
   return `unknown operator ${JSON.stringify(name)}${suggestion}`
 }
 
@@ -448,16 +439,3 @@ const UNSUPPORTED_STACKSTORM = new Set(['search', 'timediff_lt', 'timediff_gt', 
 
 /** The list of accepted operator names, for the hint under an unknown-operator error. */
 export const OPERATORS_HINT = `Operators: ${OPERATOR_NAMES.join(', ')}. StackStorm names: ${ALIAS_NAMES.join(', ')}.`
-
-/** Levenshtein distance; names are short, so the quadratic table is fine. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({length: b.length + 1}, (_, j) => j)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]
-}

@@ -16,6 +16,7 @@
  *   otherwise silently make the rule match everything). StackStorm's bookkeeping keys
  *   (`tags`, `uid`, `id`, `type`, `context`, `metadata_file`) are ignored quietly.
  */
+import {didYouMean} from '../suggest.js'
 import {normaliseConditions, normaliseCriteria} from './conditions.js'
 import {type DocPath, type Locate, plainLocator, ruleError} from './location.js'
 import type {ConditionGroup, JsonObject, RuleDefinition} from './types.js'
@@ -32,8 +33,15 @@ export interface NormalisedRule {
   warnings: string[]
 }
 
-const KNOWN_KEYS = new Set(['ref', 'name', 'pack', 'pack_ref', 'label', 'description', 'enabled', 'trigger', 'conditions', 'criteria', 'action', 'trigger_ref', 'trigger_params', 'action_ref', 'action_params'])
-const QUIET_KEYS = new Set(['tags', 'uid', 'id', 'type', 'context', 'metadata_file', 'permission_set_refs', 'permission_set_ref'])
+/** The top-level keys a rule document may have (Attune's loader form, attune's nested form, StackStorm's). */
+export const RULE_KEYS: readonly string[] = ['ref', 'name', 'pack', 'pack_ref', 'label', 'description', 'enabled', 'trigger', 'conditions', 'criteria', 'action', 'trigger_ref', 'trigger_params', 'action_ref', 'action_params']
+/** Accepted and ignored: StackStorm's bookkeeping keys and Attune's permission set refs. */
+export const RULE_QUIET_KEYS: readonly string[] = ['tags', 'uid', 'id', 'type', 'context', 'metadata_file', 'permission_set_refs', 'permission_set_ref']
+/** The keys of a rule's nested `trigger: {type, parameters}` and `action: {ref, parameters}`. */
+export const RULE_TRIGGER_KEYS: readonly string[] = ['type', 'parameters']
+export const RULE_ACTION_KEYS: readonly string[] = ['ref', 'parameters']
+const KNOWN_KEYS = new Set(RULE_KEYS)
+const QUIET_KEYS = new Set(RULE_QUIET_KEYS)
 /** `pack.name`, where the name may itself contain dots (`core.sensor.python`). */
 const REF = /^[\w-]+(\.[\w-]+)+$/
 const PACK = /^[\w-]+$/
@@ -49,7 +57,7 @@ export function normaliseRule(raw: unknown, options: NormaliseOptions = {}): Nor
   if (!isMapping(raw)) throw fail([], 'a rule must be a mapping')
   const warnings: string[] = []
   for (const key of Object.keys(raw)) {
-    if (!KNOWN_KEYS.has(key) && !QUIET_KEYS.has(key)) warnings.push(`${locate([key])}: unknown field ignored`)
+    if (!KNOWN_KEYS.has(key) && !QUIET_KEYS.has(key)) warnings.push(`${locate([key])}: unknown field ignored${didYouMean(key, KNOWN_KEYS)}`)
   }
 
   const optionalString = (key: string): string | undefined => {
@@ -95,7 +103,7 @@ export function normaliseRule(raw: unknown, options: NormaliseOptions = {}): Nor
     triggerRef = requireRef(trigger.type, ['trigger', 'type'], fail)
     triggerParams = params(trigger.parameters, ['trigger', 'parameters'], fail)
     for (const key of Object.keys(trigger)) {
-      if (key !== 'type' && key !== 'parameters') warnings.push(`${locate(['trigger', key])}: unknown field ignored`)
+      if (!RULE_TRIGGER_KEYS.includes(key)) warnings.push(`${locate(['trigger', key])}: unknown field ignored${didYouMean(key, RULE_TRIGGER_KEYS)}`)
     }
     if (raw.trigger_params !== undefined) throw fail(['trigger_params'], 'trigger_params goes with trigger_ref; with trigger: {type}, write trigger.parameters')
   }
@@ -112,7 +120,7 @@ export function normaliseRule(raw: unknown, options: NormaliseOptions = {}): Nor
     actionRef = requireRef(action.ref, ['action', 'ref'], fail)
     actionParams = params(action.parameters, ['action', 'parameters'], fail)
     for (const key of Object.keys(action)) {
-      if (key !== 'ref' && key !== 'parameters') warnings.push(`${locate(['action', key])}: unknown field ignored`)
+      if (!RULE_ACTION_KEYS.includes(key)) warnings.push(`${locate(['action', key])}: unknown field ignored${didYouMean(key, RULE_ACTION_KEYS)}`)
     }
     if (raw.action_params !== undefined) throw fail(['action_params'], 'action_params goes with action_ref; with action: {ref}, write action.parameters')
   }
