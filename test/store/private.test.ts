@@ -2,7 +2,7 @@ import {chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statS
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
-import {embeddedDataDir, lockPathFor, openStore, serveEmbeddedDatabase} from '../../src/engine/store/index.js'
+import {embeddedDataDir, lockPathFor, openPgliteStore, openStore, serveEmbeddedDatabase} from '../../src/engine/store/index.js'
 import {ensurePrivateDir, keepTreePrivate, privatizeTree} from '../../src/engine/store/private.js'
 import {attune} from '../support/cli.js'
 
@@ -21,6 +21,18 @@ function notPrivate(root: string): string[] {
   }
   walk(root)
   return wrong
+}
+
+/** Files 0666 and directories 0755, as PGlite leaves a data directory it creates. */
+function loosen(root: string): void {
+  const walk = (path: string) => {
+    const stat = lstatSync(path)
+    if (stat.isDirectory()) {
+      chmodSync(path, 0o755)
+      for (const entry of readdirSync(path)) walk(join(path, entry))
+    } else if (stat.isFile()) chmodSync(path, 0o666)
+  }
+  walk(root)
 }
 
 function allFiles(root: string): Set<string> {
@@ -61,18 +73,24 @@ describe.runIf(posix)('private by default: the embedded database', () => {
     expect(notPrivate(embeddedDataDir(home))).toEqual([])
   })
 
-  it('keeps the files a second open wrote private', async () => {
+  // PGlite dumps a new data directory from memory with files 0666 and directories 0755; later
+  // sessions write new files 0600 themselves. Loosening the tree first stands for the former
+  // (or a home made before attune fixed modes), so the open's own fix is what is tested.
+  it('fixes a loose data directory on open, and what a second open wrote and loosened on close', async () => {
     const dataDir = embeddedDataDir(home)
+    loosen(dataDir)
     const before = allFiles(dataDir)
-    const store = await openStore({home})
+    const store = await openPgliteStore(dataDir)
     try {
+      expect(notPrivate(dataDir)).toEqual([]) // fixed on open, before any close
       await store.exec('CREATE TABLE private_test (id int PRIMARY KEY, body text); CREATE INDEX ON private_test (body)')
       await store.exec("INSERT INTO private_test SELECT g, repeat('x', 200) FROM generate_series(1, 2000) g")
+      chmodSync(join(dataDir, 'PG_VERSION'), 0o666) // a file written loose during the session
     } finally {
       await store.close()
     }
     const added = [...allFiles(dataDir)].filter((file) => !before.has(file))
-    expect(added.length).toBeGreaterThan(0) // the test means something only if PGlite wrote new files
+    expect(added.length).toBeGreaterThan(0) // the second open wrote new files
     expect(notPrivate(dataDir)).toEqual([])
   })
 
