@@ -1,5 +1,5 @@
 import {Ajv, type ErrorObject} from 'ajv'
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {parseDocument} from 'yaml'
@@ -157,7 +157,59 @@ export function readConfigFile(path: string): ConfigOverrides {
       hint: 'See docs/configuration.md for the keys attune understands.',
     })
   }
-  return value as ConfigOverrides
+  const config = value as ConfigOverrides
+  checkConfigFileMode(path, config)
+  return config
+}
+
+/** The settings in a config file that are secrets: JWT secrets, and URLs that carry a password. */
+export function configSecrets(config: ConfigOverrides): string[] {
+  const secrets: string[] = []
+  if (config.auth?.jwt_secret) secrets.push('auth.jwt_secret')
+  if (config.security?.jwt_secret) secrets.push('security.jwt_secret')
+  if (urlHasPassword(config.database?.url)) secrets.push('database.url')
+  if (urlHasPassword(config.amqp?.url)) secrets.push('amqp.url')
+  return secrets
+}
+
+function urlHasPassword(url: string | undefined): boolean {
+  if (!url) return false
+  try {
+    return new URL(url).password !== ''
+  } catch {
+    // Not a URL the parser takes: look for user:password@ by hand.
+    return /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:[^/@]+@/i.test(url)
+  }
+}
+
+/**
+ * As ssh does with its keys: a config file that holds a secret must not be readable by group
+ * or other, and no config file may be writable by other (someone else could inject settings,
+ * e.g. a database URL or an interpreter). Throws an `AbortError` naming the file, its mode and
+ * the fix. Not checked on Windows, where modes mean nothing.
+ */
+export function checkConfigFileMode(path: string, config: ConfigOverrides): void {
+  if (process.platform === 'win32') return
+  let mode: number
+  try {
+    mode = statSync(path).mode & 0o777
+  } catch {
+    return
+  }
+  const octal = mode.toString(8).padStart(4, '0')
+  const secrets = configSecrets(config)
+  if (secrets.length > 0 && (mode & 0o077) !== 0) {
+    throw new AbortError(
+      `Config file ${path} holds a secret (${secrets.join(', ')}) but its mode is ${octal}: group or other can read it.`,
+      {code: 'config_insecure', hint: `Make it readable by you alone: chmod 600 ${path}`},
+    )
+  }
+  if ((mode & 0o002) !== 0) {
+    throw new AbortError(`Config file ${path} is writable by anyone (mode ${octal}): another user could change attune's settings.`, {
+      code: 'config_insecure',
+      hint: `chmod 600 ${path} (or chmod o-w ${path})`,
+    })
+  }
 }
 
 function numberFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {

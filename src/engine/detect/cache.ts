@@ -1,6 +1,7 @@
 import {createHash} from 'node:crypto'
 import {mkdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
+import {ensurePrivateDir} from '../store/private.js'
 import type {RuntimeSpec, RuntimeResult} from './types.js'
 
 /** How long a detection result is reused (seed 002 suggests 5-10 minutes). */
@@ -50,9 +51,10 @@ export function writeDetectionCache(home: string, key: string, result: {checked_
   const path = detectionCachePath(home)
   const data: CacheFile = {version: 1, key, ...result}
   try {
-    mkdirSync(join(home, 'cache'), {recursive: true})
+    ensurePrivateDir(home)
+    mkdirSync(join(home, 'cache'), {recursive: true, mode: 0o700})
     const temp = `${path}.${process.pid}.tmp`
-    writeFileSync(temp, `${JSON.stringify(data, null, 2)}\n`)
+    writeFileSync(temp, `${JSON.stringify(data, null, 2)}\n`, {mode: 0o600})
     renameSync(temp, path)
     return true
   } catch {

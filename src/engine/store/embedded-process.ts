@@ -7,6 +7,7 @@ import {AbortError} from '../errors.js'
 import {serveEmbeddedDatabase, type EmbeddedServer} from './embedded.js'
 import {migrate} from './migrate.js'
 import {openPgliteStore} from './pglite.js'
+import {ensurePrivateDir, privatizeTree} from './private.js'
 
 /**
  * The embedded database in a process of its own, for the daemon. PGlite keeps its whole heap
@@ -25,6 +26,7 @@ import {openPgliteStore} from './pglite.js'
 const SELF = fileURLToPath(import.meta.url)
 
 export async function startEmbeddedDatabaseProcess(home: string): Promise<EmbeddedServer> {
+  ensurePrivateDir(home)
   if (!existsSync(join(home, 'pgdata', 'PG_VERSION'))) {
     const init = await startChild(home, 'init')
     await init.close()
@@ -79,8 +81,9 @@ async function main(home: string, mode: string): Promise<void> {
       try {
         await migrate(store)
       } finally {
-        await store.close()
+        await store.close() // closing fixes the modes of what initdb and migrate wrote
       }
+      privatizeTree(join(home, 'pgdata'))
       process.stdout.write(`${JSON.stringify({ready: 'initialised'})}\n`)
       process.stdin.on('end', () => process.exit(0))
       process.stdin.resume()

@@ -1,13 +1,14 @@
 import {PGLITE_EXTENSIONS} from './pglite-extensions.js'
 import {PGLiteSocketServer} from '@electric-sql/pglite-socket'
 import {PGlite} from '@electric-sql/pglite'
-import {existsSync, mkdirSync, rmSync} from 'node:fs'
+import {existsSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {AbortError, errorMessage} from '../errors.js'
 import {acquireDataDirLock} from './lock.js'
 import {migrate} from './migrate.js'
 import {openPgStore} from './pg.js'
 import {lockPathFor} from './pglite.js'
+import {ensurePrivateDir, keepTreePrivate, privatizeTree} from './private.js'
 import type {Store} from './types.js'
 
 /**
@@ -48,14 +49,17 @@ export interface EmbeddedServer {
  */
 export async function serveEmbeddedDatabase(home: string, options: {maxConnections?: number} = {}): Promise<EmbeddedServer> {
   const dataDir = join(home, 'pgdata')
-  mkdirSync(home, {recursive: true})
+  ensurePrivateDir(home)
   const lock = acquireDataDirLock(lockPathFor(dataDir), dataDir)
   let db: PGlite | undefined
   let server: PGLiteSocketServer | undefined
+  let stopPrivatizing = () => {}
   try {
+    ensurePrivateDir(dataDir)
     db = await PGlite.create({dataDir, extensions: PGLITE_EXTENSIONS})
+    privatizeTree(dataDir)
     const socketPath = embeddedSocketPath(home)
-    mkdirSync(embeddedSocketDir(home), {recursive: true, mode: 0o700})
+    ensurePrivateDir(embeddedSocketDir(home))
     // We hold the lock, so a socket file here belongs to a process that is gone.
     rmSync(socketPath, {force: true})
     server = new PGLiteSocketServer({db, path: socketPath, maxConnections: options.maxConnections ?? 64})
@@ -67,6 +71,9 @@ export async function serveEmbeddedDatabase(home: string, options: {maxConnectio
     } finally {
       await store.close()
     }
+    privatizeTree(dataDir)
+    // PGlite keeps writing files 0666 (new relations, WAL segments) while it serves.
+    stopPrivatizing = keepTreePrivate(dataDir)
     const running = {db, server}
     let closed = false
     return {
@@ -75,16 +82,19 @@ export async function serveEmbeddedDatabase(home: string, options: {maxConnectio
       async close() {
         if (closed) return
         closed = true
+        stopPrivatizing()
         try {
           await running.server.stop()
           await running.db.close()
         } finally {
+          privatizeTree(dataDir)
           rmSync(socketPath, {force: true})
           lock.release()
         }
       },
     }
   } catch (error) {
+    stopPrivatizing()
     await server?.stop().catch(() => {})
     await db?.close().catch(() => {})
     lock.release()

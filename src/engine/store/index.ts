@@ -5,6 +5,7 @@ import {connectToServedDatabase} from './embedded.js'
 import {migrate, type MigrateResult} from './migrate.js'
 import {openPgStore} from './pg.js'
 import {openPgliteStore} from './pglite.js'
+import {ensurePrivateDir, privatizeTree} from './private.js'
 import type {Store} from './types.js'
 
 export {DEFAULT_MIGRATIONS_DIR, migrate, migrationStatus, readMigrationFiles} from './migrate.js'
@@ -12,6 +13,7 @@ export type {AppliedMigration, MigrateResult, MigrationFile, MigrationStatus} fr
 export {openPgStore, redactDatabaseUrl} from './pg.js'
 export {lockPathFor, openPgliteStore} from './pglite.js'
 export {acquireDataDirLock} from './lock.js'
+export {ensurePrivateDir, keepTreePrivate, privatizeTree} from './private.js'
 export {connectToServedDatabase, embeddedSocketPath, embeddedSocketUrl, serveEmbeddedDatabase} from './embedded.js'
 export type {EmbeddedServer} from './embedded.js'
 export type {DataDirLock} from './lock.js'
@@ -61,6 +63,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   if (options.migrate ?? store.kind === 'pglite') {
     try {
       const result = await migrate(store)
+      if (store.kind === 'pglite') privatizeTree(store.location)
       if (result.applied.length > 0) options.onMigrated?.(result)
     } catch (error) {
       await store.close()
@@ -75,6 +78,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
  * daemon serves it on (so `attune event list` works next to a running daemon).
  */
 async function openEmbedded(home: string): Promise<Store> {
+  ensurePrivateDir(home)
   try {
     return await openPgliteStore(embeddedDataDir(home))
   } catch (error) {

@@ -64,7 +64,7 @@ const sameHolder = (a: Holder | undefined, b: Holder | undefined) => a?.pid === 
 function tryCreate(path: string): boolean {
   let fd: number
   try {
-    fd = openSync(path, 'wx', 0o644)
+    fd = openSync(path, 'wx', 0o600)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
     throw error

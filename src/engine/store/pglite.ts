@@ -4,6 +4,7 @@ import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {AbortError, errorMessage} from '../errors.js'
 import {acquireDataDirLock} from './lock.js'
+import {ensurePrivateDir, privatizeTree, PRIVATE_DIR_MODE} from './private.js'
 import type {QueryResult, Queryable, Row, Store} from './types.js'
 
 function wrap(db: PGlite | Transaction): Queryable {
@@ -25,14 +26,18 @@ export function lockPathFor(dataDir: string): string {
 
 /**
  * Opens (creating if needed) the embedded database in `dataDir`, holding its lock file
- * for as long as the store is open.
+ * for as long as the store is open. The data directory is private (private.ts): 0700, its
+ * files 0600, fixed after PGlite opens it and again on close.
  */
 export async function openPgliteStore(dataDir: string): Promise<Store> {
-  mkdirSync(dirname(dataDir), {recursive: true})
+  // A missing parent (attune's home) is created private; an existing one is left to the caller.
+  mkdirSync(dirname(dataDir), {recursive: true, mode: PRIVATE_DIR_MODE})
   const lock = acquireDataDirLock(lockPathFor(dataDir), dataDir)
   let db: PGlite
   try {
+    ensurePrivateDir(dataDir)
     db = await PGlite.create({dataDir, extensions: PGLITE_EXTENSIONS})
+    privatizeTree(dataDir)
   } catch (error) {
     lock.release()
     throw new AbortError(`Cannot open the embedded database in ${dataDir}: ${errorMessage(error)}`, {
@@ -57,6 +62,7 @@ export async function openPgliteStore(dataDir: string): Promise<Store> {
       try {
         await db.close()
       } finally {
+        privatizeTree(dataDir)
         lock.release()
       }
     },

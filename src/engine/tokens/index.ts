@@ -45,7 +45,7 @@ const REF = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$/
 
 /** The signing key from config (`auth.jwt_secret` / `ATTUNE_JWT_SECRET`); never a default. */
 export function jwtSecretKey(secret: string | undefined): Uint8Array {
-  const how = 'Set ATTUNE_JWT_SECRET (or auth.jwt_secret in the config file) to a random value of 32 bytes or more, e.g. `export ATTUNE_JWT_SECRET=$(openssl rand -base64 48)`.'
+  const how = 'Set ATTUNE_JWT_SECRET (or auth.jwt_secret in a config file only you can read: chmod 600) to a random value of 32 bytes or more, e.g. `export ATTUNE_JWT_SECRET=$(openssl rand -base64 48)`.'
   if (!secret) throw new AbortError('No JWT secret is configured.', {code: 'jwt_secret_missing', hint: how})
   const key = new TextEncoder().encode(secret)
   // Whitespace does not count: 40 spaces (or a padded short value) are no secret.
