@@ -45,7 +45,6 @@ function runtimePack(ref: string, runtimes: Record<string, string>): string {
 
 const RUBY = `ref: extra.sensor.ruby
 name: Ruby
-runtime_type: sensor
 aliases: [ruby]
 distributions:
   verification:
@@ -74,7 +73,7 @@ describe.each(backends())('runtime detection on $name', (backend) => {
 
   it.skipIf(backend.skip)('reads every runtime row of every pack (Attune’s table has no sensor/action type)', async () => {
     const other = runtimePack('other', {
-      action: 'ref: other.action.python\nname: Python actions\nruntime_type: action\ndistributions: {verification: {always_available: true}}\n',
+      action: 'ref: other.action.python\nname: Python actions\ndistributions: {verification: {always_available: true}}\n',
       any: 'ref: other.anything\nname: Anything\ndistributions: {verification: {always_available: true}}\n',
     })
     await registerPacks(store, [CORE, other])
