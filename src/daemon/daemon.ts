@@ -162,6 +162,8 @@ export class Daemon {
     const {config, logger} = this.options
     this.store = await this.openDatabase()
     this.metrics.databaseUp.set(1)
+    // First, before any work: a live daemon of the same name would poll every sensor twice.
+    await this.refuseDuplicateName()
     if (this.options.packs?.length) {
       const report = await registerPacks(this.store, this.options.packs, {enforcements: this.options.config.pipeline.enforcements})
       logger.info('packs registered', {packs: report.packs, ...report.summary})
@@ -189,7 +191,6 @@ export class Daemon {
     this.detection = await runtimeDetection({config, store: this.store, useCache: false, notice: (message) => logger.info(message)})
     this.leases = new SensorLeases({worker: this.name, leaseMs: config.daemon.lease_seconds * 1000, runtimeClass: (name) => this.runtimeClass(name)})
     logger.info('runtimes detected', {source: this.detection.source_detail, available: this.detection.available})
-    await this.refuseDuplicateName()
     await this.registerWorker('active')
     this.registered = true
     await this.reload()
