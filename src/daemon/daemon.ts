@@ -1,4 +1,4 @@
-import {isBuiltinTimer, sensorEntryPath, sensorExecutor} from '../engine/sensor/row.js'
+import {isBuiltinName, isBuiltinTimer, sensorEntryPath, sensorExecutor} from '../engine/sensor/row.js'
 import {randomUUID} from 'node:crypto'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
@@ -75,7 +75,6 @@ type StoredSensorState = {id: number} & Pick<
   'ref' | 'state' | 'consecutive_failures' | 'polls' | 'failures' | 'events' | 'last_poll' | 'last_duration_ms' | 'last_error' | 'next_poll'
 >
 
-const BUILTIN = new Set(['builtin', 'core.sensor.builtin', 'core.builtin'])
 
 export class Daemon {
   readonly metrics = new DaemonMetrics()
@@ -479,7 +478,7 @@ export class Daemon {
 
   /** The class of a runtime name or ref: python, node, shell, native, or builtin. */
   private runtimeClass(name: string): string | undefined {
-    if (BUILTIN.has(name)) return 'builtin'
+    if (isBuiltinName(name)) return 'builtin'
     return resolveRuntimeName(name)
   }
 

@@ -11,6 +11,11 @@ import type {SensorRuntime} from './runtimes.js'
 /** The built-in runtime names (attune's `core.builtin`, and the ref older packs used). */
 const BUILTIN_NAMES = new Set(['builtin', 'built-in', 'core.builtin', 'core.sensor.builtin'])
 
+/** Whether a runtime name or ref is attune's built-in runtime. */
+export function isBuiltinName(name: string): boolean {
+  return BUILTIN_NAMES.has(name.toLowerCase())
+}
+
 /** Attune's timer sensor: a native binary built separately, which a pack folder does not hold. */
 export const ATTUNE_TIMER_SENSOR = {ref: 'core.timer_sensor', entrypoint: 'attune-core-timer-sensor'}
 
@@ -24,7 +29,7 @@ export function sensorEntryPath(row: Pick<SensorRow, 'entrypoint' | 'pack_path'>
 
 /** attune's own built-in runtime (by ref or name; not by alias: Attune's core.native lists `builtin` as one of its aliases). */
 function isBuiltinRuntime(row: RowLike): boolean {
-  return [row.runtime_ref, row.runtime_name].some((name) => BUILTIN_NAMES.has(name.toLowerCase()))
+  return [row.runtime_ref, row.runtime_name].some(isBuiltinName)
 }
 
 /**
