@@ -5,6 +5,13 @@ export class DaemonMetrics {
   readonly registry = new Registry()
   readonly polls = new Counter({name: 'attune_sensor_polls_total', help: 'Polls completed, by sensor and outcome.', labelNames: ['sensor', 'outcome'], registers: [this.registry]})
   readonly pollFailures = new Counter({name: 'attune_sensor_poll_failures_total', help: 'Polls that failed (error, timeout, bad output).', labelNames: ['sensor'], registers: [this.registry]})
+  readonly pollDeadlines = new Counter({
+    name: 'attune_sensor_poll_deadlines_total',
+    help: 'Polls abandoned at their deadline (the sensor was rescheduled).',
+    labelNames: ['sensor'],
+    registers: [this.registry],
+  })
+  readonly sensorsStuck = new Gauge({name: 'attune_sensors_stuck', help: 'Sensors that have not completed a poll within 3x their interval.', registers: [this.registry]})
   readonly overruns = new Counter({name: 'attune_sensor_poll_overruns_total', help: 'Polls skipped because the previous poll of the sensor was still running.', labelNames: ['sensor'], registers: [this.registry]})
   readonly events = new Counter({name: 'attune_events_total', help: 'Events stored.', labelNames: ['trigger'], registers: [this.registry]})
   readonly enforcements = new Counter({name: 'attune_enforcements_total', help: 'Enforcements created (rule matches).', labelNames: ['rule'], registers: [this.registry]})

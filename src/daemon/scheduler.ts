@@ -1,5 +1,6 @@
 import type {Logger} from './logger.js'
 import type {DaemonMetrics} from './metrics.js'
+import {DeadlineError, withDeadline} from './service.js'
 
 /**
  * Polls sensors on their intervals (SPEC §9): a jittered first poll, the next poll scheduled
@@ -7,6 +8,12 @@ import type {DaemonMetrics} from './metrics.js'
  * overrun is skipped and counted), a global bound on concurrent polls, and consecutive
  * failures counted: after `maxRestartAttempts` the sensor is `failed` and retried on a capped
  * exponential backoff until a poll succeeds. Nothing is ever dropped silently.
+ *
+ * A poll has a deadline: one that has not finished by then is reported and the sensor is
+ * rescheduled, never left `running` (whatever hangs, a process or a database write, is bounded
+ * by its own stage's deadline; this one is the last guard). A sensor that has not completed a
+ * poll within 3× its interval (or its backoff delay) while polling is not paused is `stuck`:
+ * /healthz reports it.
  */
 
 export interface PollTarget {
@@ -42,6 +49,10 @@ export interface SensorStatus {
   last_error: string | null
   next_poll: string | null
   running: boolean
+  /** When a poll (ok or failed) last completed. */
+  last_completed: string | null
+  /** No poll completed within 3× the interval (or the backoff delay) while the database answered. */
+  stuck: boolean
 }
 
 export interface SchedulerOptions {
@@ -60,6 +71,8 @@ export interface SchedulerOptions {
   onStart?: (ref: string, lagMs: number) => void
   /** A poll finished (its events stored, or its failure counted). */
   onFinish?: (ref: string, ok: boolean) => void
+  /** How long a poll of this sensor may take before it is abandoned (default: no deadline). */
+  deadlineMs?: (target: PollTarget) => number
   random?: () => number
   now?: () => number
 }
@@ -73,6 +86,12 @@ interface Entry {
   running: boolean
   removed: boolean
   status: SensorStatus
+  /** Since when a completed poll is awaited: the latest of added, last completion and resume. */
+  clockFrom: number
+  /** The gap expected before the next completion: the interval, or the failed sensor's backoff. */
+  expectedGapMs: number
+  /** Counts polls started, so that an abandoned poll's late end changes nothing. */
+  generation: number
 }
 
 export class PollScheduler {
@@ -110,9 +129,20 @@ export class PollScheduler {
       last_error: null,
       next_poll: null,
       running: false,
+      last_completed: null,
+      stuck: false,
     }
     status.interval_ms = target.intervalMs
-    const entry: Entry = {target, nextDue: 0, running: existing?.running ?? false, removed: false, status}
+    const entry: Entry = {
+      target,
+      nextDue: 0,
+      running: existing?.running ?? false,
+      removed: false,
+      status,
+      clockFrom: this.now(),
+      expectedGapMs: target.intervalMs,
+      generation: existing?.generation ?? 0,
+    }
     if (existing) existing.removed = true
     this.entries.set(target.ref, entry)
     // Jitter spreads the first polls of many sensors over their interval instead of a burst.
@@ -149,6 +179,8 @@ export class PollScheduler {
     if (!this.paused || this.stopped) return
     this.paused = false
     for (const entry of this.entries.values()) {
+      // The database was down: that time does not count against the sensor.
+      entry.clockFrom = Math.max(entry.clockFrom, this.now())
       entry.status.state = entry.status.consecutive_failures >= this.options.maxRestartAttempts ? 'failed' : 'running'
       entry.nextDue = this.now() + Math.floor(this.random() * Math.min(entry.target.intervalMs, 1000))
       this.arm(entry)
@@ -160,7 +192,19 @@ export class PollScheduler {
   }
 
   snapshot(): SensorStatus[] {
-    return [...this.entries.values()].map((entry) => ({...entry.status}))
+    const now = this.now()
+    return [...this.entries.values()].map((entry) => ({...entry.status, stuck: this.isStuck(entry, now)}))
+  }
+
+  /** Refs of the sensors that have not completed a poll within 3× their interval (or backoff). */
+  stuck(): string[] {
+    const now = this.now()
+    return [...this.entries.values()].filter((entry) => this.isStuck(entry, now)).map((entry) => entry.target.ref)
+  }
+
+  private isStuck(entry: Entry, now: number): boolean {
+    if (this.paused || this.stopped) return false
+    return now - entry.clockFrom > 3 * Math.max(entry.target.intervalMs, entry.expectedGapMs)
   }
 
   /** Stops scheduling and waits (at most `timeoutMs`) for the polls in flight. */
@@ -244,17 +288,33 @@ export class PollScheduler {
 
   private async runPoll(entry: Entry): Promise<void> {
     const {ref} = entry.target
+    const generation = ++entry.generation
     let outcome: PollOutcome
     try {
-      outcome = await this.options.poll(ref)
+      const poll = this.options.poll(ref)
+      const deadline = this.options.deadlineMs?.(entry.target)
+      outcome = deadline === undefined ? await poll : await withDeadline(poll, deadline, `the poll of ${ref}`)
     } catch (error) {
-      // Not the sensor's fault (the database is down): it is not counted against the sensor.
-      this.options.logger.error('poll could not be completed', {sensor: ref, error: error instanceof Error ? error.message : String(error)})
+      const message = error instanceof Error ? error.message : String(error)
+      if (error instanceof DeadlineError) {
+        // Released: the next slot polls again; whatever still runs of this poll ends on its own.
+        entry.status.last_error = `${message}: rescheduled`
+        this.options.metrics?.pollDeadlines.inc({sensor: ref})
+        this.options.logger.error('poll exceeded its deadline: rescheduled', {sensor: ref, deadline_ms: error.ms})
+        this.report(entry)
+      } else {
+        // Not the sensor's fault (the database is down): it is not counted against the sensor.
+        this.options.logger.error('poll could not be completed', {sensor: ref, error: message})
+      }
       return
     }
+    if (generation !== entry.generation) return
     const status = entry.status
     status.polls++
     status.last_poll = new Date().toISOString()
+    status.last_completed = status.last_poll
+    entry.clockFrom = this.now()
+    entry.expectedGapMs = entry.target.intervalMs
     status.last_duration_ms = outcome.durationMs
     status.events += outcome.events
     status.enforcements += outcome.enforcements
@@ -280,6 +340,7 @@ export class PollScheduler {
         // interval, 2×, 4×, ... capped: a broken sensor costs little, and is retried forever.
         const backoff = Math.min(entry.target.intervalMs * 2 ** (status.consecutive_failures - maxRestartAttempts), this.options.maxBackoffMs)
         const retryAt = this.now() + Math.max(backoff, entry.target.intervalMs)
+        entry.expectedGapMs = Math.max(backoff, entry.target.intervalMs)
         if (retryAt > entry.nextDue && !entry.removed) {
           entry.nextDue = retryAt
           this.arm(entry)

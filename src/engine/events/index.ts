@@ -10,6 +10,7 @@
 export {EventPipeline} from './pipeline.js'
 export type {
   EventPipelineOptions,
+  PersistOptions,
   PersistResult,
   PollEvents,
   PreviewEvent,

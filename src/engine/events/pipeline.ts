@@ -14,6 +14,7 @@
 import {randomUUID} from 'node:crypto'
 import {EVENTS_EXCHANGE, EXECUTIONS_EXCHANGE, SOURCE_SERVICE} from '../bus/envelope.js'
 import {AbortError} from '../errors.js'
+import {idempotentTransaction} from '../store/idempotency.js'
 import type {Queryable, Store} from '../store/types.js'
 import type {EventInfo, GroupTrace, JsonValue} from '../rules/index.js'
 import {RuleCache, type ActiveRule} from './rules.js'
@@ -73,6 +74,16 @@ export interface PersistResult {
   messages: number
   /** Rules skipped because they no longer compile (see `RuleCache`). */
   warnings: string[]
+  /** The idempotency key was already committed: this is the first write's answer, nothing new was stored. */
+  replayed?: boolean
+}
+
+export interface PersistOptions {
+  /**
+   * Makes a retry after an unknown outcome safe: the write is recorded under this key in its
+   * transaction, and a later write with the same key stores nothing and returns the first answer.
+   */
+  idempotencyKey?: string
 }
 
 export interface RuleMatch {
@@ -206,10 +217,16 @@ export class EventPipeline {
    * transaction. Throws an `AbortError` for input that cannot be stored (naming the poll and
    * event) before touching the database; a database failure rolls everything back.
    */
-  async persist(polls: PollEvents | readonly PollEvents[]): Promise<PersistResult> {
+  async persist(polls: PollEvents | readonly PollEvents[], options: PersistOptions = {}): Promise<PersistResult> {
     const list = Array.isArray(polls) ? (polls as readonly PollEvents[]) : [polls as PollEvents]
     const prepared = prepare(list)
     if (prepared.events.length === 0) return {events: [], enforcements: [], messages: 0, warnings: []}
+    if (options.idempotencyKey !== undefined) {
+      const {result, replayed} = await idempotentTransaction(this.store, options.idempotencyKey, (tx) => this.write(tx, list, prepared))
+      if (replayed) return {...result, replayed: true}
+      if (result.messages > 0) this.options.onCommitted?.(result)
+      return result
+    }
     const result = await this.store.transaction((tx) => this.write(tx, list, prepared))
     if (result.messages > 0) this.options.onCommitted?.(result)
     return result

@@ -18,6 +18,8 @@ export {connectToServedDatabase, embeddedSocketPath, embeddedSocketUrl, serveEmb
 export type {EmbeddedServer} from './embedded.js'
 export type {DataDirLock} from './lock.js'
 export {toJsonb} from './types.js'
+export {idempotentTransaction, IDEMPOTENCY_RETENTION_MS, pruneIdempotencyKeys, storedResult} from './idempotency.js'
+export type {IdempotentOutcome} from './idempotency.js'
 export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
 export * from './queries.js'
 export * from './status.js'

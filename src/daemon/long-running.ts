@@ -1,0 +1,125 @@
+import {randomUUID} from 'node:crypto'
+import {configSnapshot, type EventPipeline} from '../engine/events/index.js'
+import {planLaunch} from '../engine/sensor/execute.js'
+import {sensorEntryPath, sensorExecutor} from '../engine/sensor/row.js'
+import type {RuleRow, SensorRow, Store} from '../engine/store/index.js'
+import {issueSensorToken} from '../engine/tokens/index.js'
+import type {DatabaseService} from './database.js'
+import {countStored, type DaemonContext} from './service.js'
+import type {StoredSensorState} from './states.js'
+import {LongRunningSupervisor, type SupervisorStatus, type TriggerInstance} from './supervisor.js'
+
+/**
+ * Long-running sensors (Attune's execution model): one supervised process per sensor, handed
+ * the enabled rules of its triggers, restarted with backoff when it crashes and when its rule
+ * set or definition changes. Their events are stored like polled ones (a key per event line,
+ * so a retried write never stores one twice).
+ */
+export class LongRunningService {
+  private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string; id: number}>()
+
+  constructor(
+    private readonly context: DaemonContext,
+    private readonly database: DatabaseService,
+    private readonly pipeline: EventPipeline,
+  ) {}
+
+  get size(): number {
+    return this.supervisors.size
+  }
+
+  /** Starts, updates, restarts or stops supervisors to match `rows` (long-running, not builtin). */
+  async sync(rows: readonly SensorRow[], rules: readonly RuleRow[]): Promise<void> {
+    const {config, logger} = this.context
+    const wanted = new Set<string>()
+    for (const row of rows) {
+      wanted.add(row.ref)
+      const triggers: TriggerInstance[] = rules
+        .filter((rule) => row.trigger_types.includes(rule.trigger_ref))
+        .map((rule) => ({id: rule.id, ref: rule.ref, trigger_ref: rule.trigger_ref, config: rule.trigger_params ?? {}}))
+      const version = new Date(row.updated).toISOString()
+      const running = this.supervisors.get(row.ref)
+      if (running && running.version === version) {
+        await running.supervisor.updateTriggers(triggers)
+        continue
+      }
+      if (running) await running.supervisor.stop()
+      const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, config.sensor.interpreters)
+      if ('error' in plan) {
+        logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
+        continue
+      }
+      const supervisor = new LongRunningSupervisor({
+        sensor: {id: row.id, ref: row.ref, triggerTypes: row.trigger_types, config: row.config ?? {}, env: row.env ?? undefined},
+        plan,
+        maxRestartAttempts: config.sensor.max_restart_attempts,
+        triggers,
+        issueToken: () => this.issueToken(this.database.store, row),
+        onEvent: async (event) => {
+          const key = `event:${row.ref}:${randomUUID()}`
+          const stored = await this.database.write(`storing an event of ${row.ref}`, () =>
+            this.pipeline.persist(
+              {
+                trigger: {ref: event.trigger_ref},
+                sensor: {id: row.id, ref: row.ref},
+                config: configSnapshot(row.config, row.param_schema),
+                events: [event.payload],
+                // An event for one trigger instance belongs to that rule alone.
+                rule_ids: event.trigger_instance_id === null ? undefined : [event.trigger_instance_id],
+              },
+              {idempotencyKey: key},
+            ),
+          )
+          countStored(this.context.metrics, event.trigger_ref, stored)
+        },
+        logger,
+      })
+      this.supervisors.set(row.ref, {supervisor, version, id: row.id})
+      await supervisor.start()
+    }
+    for (const [ref, {supervisor}] of this.supervisors) {
+      if (wanted.has(ref)) continue
+      await supervisor.stop()
+      this.supervisors.delete(ref)
+    }
+  }
+
+  private async issueToken(store: Store, row: SensorRow): Promise<{token: string; expiresAt: Date}> {
+    const issued = await issueSensorToken(store, {sensorRef: row.ref, triggerTypes: row.trigger_types}, this.context.config.auth.jwt_secret)
+    return {token: issued.token, expiresAt: new Date(issued.expires_at)}
+  }
+
+  /** Stops every supervisor now (the database is gone: another daemon may take the sensors). */
+  stopAll(): Promise<void> {
+    const supervisors = [...this.supervisors.values()]
+    this.supervisors.clear()
+    return Promise.all(supervisors.map(({supervisor}) => supervisor.stop())).then(() => {})
+  }
+
+  snapshot(): SupervisorStatus[] {
+    return [...this.supervisors.values()].map(({supervisor}) => supervisor.snapshot())
+  }
+
+  /** Their rows of `attune_sensor.sensor_state`: running, starting or restarting (restarts count as failures). */
+  states(): StoredSensorState[] {
+    const states: StoredSensorState[] = []
+    for (const {supervisor, id} of this.supervisors.values()) {
+      const status = supervisor.snapshot()
+      if (status.state === 'stopped') continue
+      states.push({
+        id,
+        ref: status.ref,
+        state: status.state === 'backoff' ? 'restarting' : status.state,
+        consecutive_failures: status.consecutive_crashes,
+        polls: 0,
+        failures: status.restarts,
+        events: status.events,
+        last_poll: status.started_at,
+        last_duration_ms: null,
+        last_error: status.last_exit,
+        next_poll: null,
+      })
+    }
+    return states
+  }
+}
