@@ -171,7 +171,7 @@ export class PollScheduler {
       entry.status.state = 'paused'
       this.report(entry)
     }
-    this.waiting.length = 0
+    this.dropWaiting()
   }
 
   /** Resumes after a pause, with fresh jitter so the sensors do not all fire at once. */
@@ -211,7 +211,7 @@ export class PollScheduler {
   async stop(timeoutMs: number): Promise<{finished: boolean; inflight: number}> {
     this.stopped = true
     for (const entry of this.entries.values()) clearTimeout(entry.timer)
-    this.waiting.length = 0
+    this.dropWaiting()
     const pending = [...this.inflight]
     if (pending.length === 0) return {finished: true, inflight: 0}
     let timer: NodeJS.Timeout | undefined
@@ -223,6 +223,16 @@ export class PollScheduler {
     ])
     clearTimeout(timer)
     return {finished, inflight: this.inflight.size}
+  }
+
+  /**
+   * Forgets the polls waiting for a concurrency slot. Their entries must forget it too: an
+   * entry still marked queued would skip every later slot as an overrun, forever (the 14 of 30
+   * sensors that never polled again after a database freeze).
+   */
+  private dropWaiting(): void {
+    for (const entry of this.waiting) entry.queuedFor = undefined
+    this.waiting.length = 0
   }
 
   private arm(entry: Entry): void {

@@ -111,6 +111,20 @@ describe('attune daemon (embedded database, real sensors)', () => {
     }
   })
 
+  it('serves /livez and /readyz for probes, and says where to look on other paths', async () => {
+    const base = `http://127.0.0.1:${daemon.healthPort()}`
+    const live = await fetch(`${base}/livez`)
+    expect(live.status).toBe(200)
+    expect(((await live.json()) as {status: string}).status).toBe('ok')
+    const ready = await fetch(`${base}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({status: 'ready', reasons: []})
+    const missing = await fetch(`${base}/nope`)
+    expect(missing.status).toBe(404)
+    expect(((await missing.json()) as {error: string}).error).toMatch(/\/healthz.*\/livez.*\/readyz/)
+    expect((await fetch(`${base}/healthz`, {method: 'POST'})).status).toBe(405)
+  })
+
   it('marks a long-running sensor that keeps crashing failed: in status, /healthz and /metrics', async () => {
     let crashy = await sensorState('tt.crashy')
     for (let i = 0; i < 60 && crashy?.state !== 'failed'; i++) {

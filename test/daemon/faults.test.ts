@@ -140,6 +140,12 @@ describe.skipIf(skip)('daemon faults (real PostgreSQL and RabbitMQ)', () => {
       }
       expect(down!.status).toBe(503)
       expect(((await down!.json()) as {down: string[]}).down).toContain('database')
+      // Not ready (it cannot do its job), but alive: a restart would not bring the database back.
+      const base = `http://127.0.0.1:${daemon.healthPort()}`
+      const ready = await fetch(`${base}/readyz`)
+      expect(ready.status).toBe(503)
+      expect(((await ready.json()) as {reasons: string[]}).reasons.join()).toMatch(/^database: /)
+      expect((await fetch(`${base}/livez`)).status).toBe(200)
       await sleep(8000)
       expect(daemon.process.exitCode).toBeNull()
     } finally {

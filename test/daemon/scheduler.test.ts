@@ -196,4 +196,73 @@ describe('PollScheduler', () => {
     const result = await instance.stop(100)
     expect(result).toEqual({finished: false, inflight: 1})
   })
+
+  it('polls again after a pause the sensors that were waiting for a concurrency slot', async () => {
+    // Two slots, five sensors: three wait. A pause (the database went down) drops the waiting
+    // polls; before the fix their entries stayed "queued" and skipped every later slot forever.
+    const polled = new Set<string>()
+    let release: () => void = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const {instance} = scheduler(
+      async (ref) => {
+        await gate
+        polled.add(ref)
+        return ok()
+      },
+      {maxConcurrent: 2},
+    )
+    for (let i = 0; i < 5; i++) instance.upsert({ref: `q.s${i}`, intervalMs: 100, version: '1'})
+    await sleep(150)
+    instance.pause()
+    release()
+    await sleep(50)
+    polled.clear()
+    instance.resume()
+    expect(await eventually(() => polled.size === 5, 5000)).toBe(true)
+    expect(instance.snapshot().every((status) => status.state === 'running')).toBe(true)
+  })
+
+  it('releases a poll at its deadline: reported, rescheduled, never left running; its late end changes nothing', async () => {
+    let calls = 0
+    const metrics = new DaemonMetrics()
+    const {instance, logger} = scheduler(
+      async () => {
+        calls++
+        if (calls === 1) await sleep(10_000) // hangs past the deadline
+        return ok()
+      },
+      {deadlineMs: () => 200, metrics},
+    )
+    instance.upsert({ref: 'd.hang', intervalMs: 100, version: '1'})
+    expect(await eventually(() => calls >= 3, 5000)).toBe(true)
+    const [status] = instance.snapshot()
+    expect(status.polls).toBeGreaterThanOrEqual(1)
+    expect(logger.records().some((record) => record.msg === 'poll exceeded its deadline: rescheduled' && record.sensor === 'd.hang')).toBe(true)
+    expect(await metrics.text()).toMatch(/attune_sensor_poll_deadlines_total\{sensor="d.hang"\} 1/)
+  })
+
+  it('reports a sensor stuck when no poll completed within 3x its interval, not while paused', async () => {
+    let now = 1_000_000
+    let hang = false
+    const {instance} = scheduler(
+      async () => {
+        if (hang) await new Promise(() => {})
+        return ok()
+      },
+      {now: () => now},
+    )
+    instance.upsert({ref: 's.one', intervalMs: 1000, version: '1'})
+    now += 2500
+    expect(instance.stuck()).toEqual([])
+    now += 1000 // 3.5 intervals since it was added, no poll completed (the fake clock never fires the timer)
+    expect(instance.stuck()).toEqual(['s.one'])
+    expect(instance.snapshot()[0].stuck).toBe(true)
+    instance.pause()
+    expect(instance.stuck()).toEqual([])
+    instance.resume() // the outage does not count against it
+    expect(instance.stuck()).toEqual([])
+    now += 3100
+    expect(instance.stuck()).toEqual(['s.one'])
+    hang = false
+  })
 })
