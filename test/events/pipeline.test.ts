@@ -22,6 +22,23 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     await insertSensor(store, 'demo.disk', 'demo.disk_full')
   })
 
+  it.skipIf(backend.skip)('stores a write retried under its idempotency key once, and answers the retry as the first', async () => {
+    await insertRule(store, 'demo.page', 'demo.disk_full', bigDisk, {action: 'core.page'})
+    const pipeline = new EventPipeline(store)
+    const poll = {trigger: {ref: 'demo.disk_full'}, sensor: {ref: 'demo.disk'}, events: [{path: '/', usage: 95}]}
+    const first = await pipeline.persist(poll, {idempotencyKey: 'poll:demo.disk:1'})
+    // The COMMIT's answer was lost: the caller cannot know, and retries.
+    const retry = await pipeline.persist(poll, {idempotencyKey: 'poll:demo.disk:1'})
+    expect(first.replayed).toBeUndefined()
+    expect(retry.replayed).toBe(true)
+    expect(retry.events.map((event) => event.id)).toEqual(first.events.map((event) => event.id))
+    expect(retry.enforcements.map((enforcement) => enforcement.id)).toEqual(first.enforcements.map((enforcement) => enforcement.id))
+    expect(await tableCounts(store)).toMatchObject({event: 1, enforcement: 1})
+    // Another key is another write.
+    await pipeline.persist(poll, {idempotencyKey: 'poll:demo.disk:2'})
+    expect(await tableCounts(store)).toMatchObject({event: 2, enforcement: 2})
+  })
+
   it.skipIf(backend.skip)('stores events, enforcements and outbox rows with the SPEC envelope', async () => {
     const ruleId = await insertRule(store, 'demo.page', 'demo.disk_full', bigDisk, {action: 'core.page'})
     await insertRule(store, 'demo.never', 'demo.disk_full', {all: [{field: 'payload.usage', operator: 'less_than', value: 0}]})
@@ -278,5 +295,37 @@ describe.each(backends())('event pipeline on $name', (backend) => {
     expect(preview.events.map((e) => e.rules.map((r) => [r.rule_ref, r.matched]))).toEqual([[['demo.page', true]], [['demo.page', false]]])
     expect(preview.events[1].rules[0].trace?.children[0]).toMatchObject({field: 'payload.usage', result: false, reason: expect.stringMatching(/type mismatch/)})
     expect(await tableCounts(store)).toEqual({event: 0, enforcement: 0, outbox: 0})
+  })
+})
+
+// Two sessions at once: PostgreSQL only (PGlite is one session).
+const postgres = backends()[1]
+describe.skipIf(postgres.skip)('idempotent writes on postgres', () => {
+  const store = useMigratedStore(postgres, {resetEach: true})
+  beforeEach(async () => {
+    await insertTrigger(store, 'demo.disk_full')
+    await insertSensor(store, 'demo.disk', 'demo.disk_full')
+  })
+
+  it.skipIf(postgres.skip)('makes a retry wait for a first attempt still open on the server, then answers as it did', async () => {
+    const pipeline = new EventPipeline(store)
+    const answer = {events: [{id: 41, poll: 0, index: 0, trigger_ref: 'demo.disk_full', message_id: 'm', enforcements: []}], enforcements: [], messages: 1, warnings: []}
+    let commit: () => void = () => {}
+    const first = store.transaction(async (tx) => {
+      await tx.query('INSERT INTO attune_sensor.idempotency (key, result) VALUES ($1, $2::jsonb)', ['poll:demo.disk:open', JSON.stringify(answer)])
+      await new Promise<void>((resolve) => (commit = resolve))
+    })
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const retry = pipeline.persist({trigger: {ref: 'demo.disk_full'}, sensor: {ref: 'demo.disk'}, events: [{usage: 1}]}, {idempotencyKey: 'poll:demo.disk:open'})
+    let settled = false
+    void retry.finally(() => (settled = true))
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(settled).toBe(false) // waits on the key's row lock
+    commit()
+    await first
+    const result = await retry
+    expect(result.replayed).toBe(true)
+    expect(result.events[0].id).toBe(41)
+    expect(await tableCounts(store)).toMatchObject({event: 0, enforcement: 0})
   })
 })

@@ -61,7 +61,7 @@ export function backends(): Backend[] {
 /** Empties every table (keeps the schema): each test starts from the same state. */
 export async function resetData(store: Store): Promise<void> {
   await store.exec(
-    'TRUNCATE attune_sensor.outbox, attune.enforcement, attune.event, attune.rule, attune.action, attune.sensor, attune.trigger, ' +
+    'TRUNCATE attune_sensor.outbox, attune_sensor.idempotency, attune.enforcement, attune.event, attune.rule, attune.action, attune.sensor, attune.trigger, ' +
       'attune.runtime, attune.pack, attune.worker, attune.identity, attune.sensor_process RESTART IDENTITY CASCADE',
   )
 }
