@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import type {DaemonStatus} from '../daemon/daemon.js'
 import {AbortError} from '../engine/errors.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import {withJwtSecret} from '../engine/tokens/index.js'
 import {AttuneCommand, databaseFlags} from './base.js'
 
 export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
@@ -32,7 +33,10 @@ a second signal stops it at once.`
     ...databaseFlags,
     'amqp-url': Flags.string({description: 'RabbitMQ URL (default: ATTUNE_AMQP_URL, amqp.url; unset: the in-process bus).'}),
     packs: Flags.string({description: 'Register this pack folder before starting (repeatable).', multiple: true, multipleNonGreedy: true}),
-    'health-port': Flags.integer({description: 'Serve /healthz and /metrics on 127.0.0.1:PORT (0 = any free port).', min: 0, max: 65_535}),
+    'health-port': Flags.integer({description: 'Serve /healthz, /livez, /readyz and /metrics on 127.0.0.1:PORT (0 = any free port).', min: 0, max: 65_535}),
+    'api-port': Flags.integer({description: 'Port of the HTTP API for sensors and webhooks (default 9465, ATTUNE_API_PORT; 0 = any free port).', min: 0, max: 65_535}),
+    'api-host': Flags.string({description: 'Address the API listens on (default 127.0.0.1, ATTUNE_API_HOST; 0.0.0.0 for every interface: put TLS in front).'}),
+    'no-api': Flags.boolean({description: 'Do not start the HTTP API.'}),
     'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30).', min: 1}),
     name: Flags.string({description: 'Worker name of this daemon (default: <hostname>:<pid>).'}),
     'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15).', min: 2, max: 3600}),
@@ -45,17 +49,20 @@ a second signal stops it at once.`
 
   public async run(): Promise<DaemonResult> {
     const {flags} = this
-    const {config} = this.loadConfig({
+    const loaded = this.loadConfig({
       database: {url: flags['database-url']},
       amqp: {url: flags['amqp-url']},
       daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
-    })
+      api: {port: flags['api-port'], host: flags['api-host'], enabled: flags['no-api'] ? false : undefined},
+    }).config
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
     const ring = ringLogger(300, level)
     // --json keeps stdout for the one result document: the log goes to stderr then.
     const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
+    // The embedded default needs no setup: a secret for this home is generated once (said once).
+    const config = withJwtSecret(loaded, {generate: true, notice: (message) => logger.info(message)})
     const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name})
 
     const signalled = new Promise<NodeJS.Signals>((resolve) => {

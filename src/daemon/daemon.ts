@@ -1,4 +1,5 @@
 import {hostname} from 'node:os'
+import {startApi, type ApiServer} from '../api/server.js'
 import type {AttuneConfig} from '../engine/config.js'
 import {runtimeDetection} from '../engine/detect/index.js'
 import {errorMessage} from '../engine/errors.js'
@@ -6,6 +7,7 @@ import {EventPipeline} from '../engine/events/index.js'
 import {registerPacks} from '../engine/packs/index.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
 import {pruneIdempotencyKeys, type RuleRow} from '../engine/store/index.js'
+import {verificationKeys} from '../engine/tokens/index.js'
 import type {TimerSensor} from '../engine/timers/index.js'
 import {DatabaseService, type DatabaseStatus} from './database.js'
 import {startHealthServer, type HealthServer} from './health.js'
@@ -34,7 +36,8 @@ import {TimerService} from './timers.js'
  * - `PollingService`: the scheduler and the poll's stages with their deadlines;
  * - `LongRunningService`, `TimerService`: the sensors that are not polled;
  * - `SensorStateWriter`: the states `attune sensor status` and Attune's UI read;
- * - `probes.ts` + `health.ts`: /healthz, /livez, /readyz and /metrics.
+ * - `probes.ts` + `health.ts`: /healthz, /livez, /readyz and /metrics;
+ * - the HTTP API for sensors and webhooks (`src/api`), on the same pipeline.
  *
  * This class only starts them in order, wires what one tells another (the database is down:
  * pause polling and stop what this daemon owns), and stops them in reverse.
@@ -60,6 +63,8 @@ export interface DaemonOptions {
 export interface DaemonStatus {
   name: string
   started_at: string
+  /** The API's base URL, when it runs. */
+  api: string | null
   database: DatabaseStatus
   broker: BrokerStatus
   sensors: SensorStatus[]
@@ -86,6 +91,7 @@ export class Daemon {
   private readonly ticker: Ticker
   private running?: Running
   private health?: HealthServer
+  private api?: ApiServer
   private readonly startedAt = new Date()
   private stopping = false
 
@@ -100,6 +106,11 @@ export class Daemon {
 
   get healthPort(): number | undefined {
     return this.health?.port
+  }
+
+  /** The API's base URL (undefined when it does not run). */
+  get apiUrl(): string | undefined {
+    return this.api?.url
   }
 
   /** The pid of the child process serving the embedded database (none with PostgreSQL). */
@@ -158,6 +169,7 @@ export class Daemon {
       })
       logger.info('health endpoints listening', {url: `http://127.0.0.1:${this.health.port}/healthz`})
     }
+    await this.startApi(pipeline)
     // The reload is also the lease tick: a quarter of the lease keeps failover close to the lease time.
     this.ticker.every('reload', this.options.reloadIntervalMs ?? Math.min(2000, (config.daemon.lease_seconds * 1000) / 4), () => reconciler.reload())
     // The heartbeat keeps this worker counted as live by the others: well within the lease time.
@@ -165,6 +177,30 @@ export class Daemon {
     this.ticker.every('sensor states', 1000, () => this.flushStates())
     this.ticker.every('lease deadline', 1000, () => reconciler.checkLeaseDeadline())
     logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size})
+  }
+
+  /** The HTTP API (docs/api.md), when enabled and a JWT secret exists to verify tokens with. */
+  private async startApi(pipeline: EventPipeline): Promise<void> {
+    const {config, logger} = this.options
+    if (!config.api.enabled) return
+    if (!config.auth.jwt_secret) {
+      logger.warn('the API is not started: no JWT secret is configured to verify sensor tokens with', {
+        hint: 'Set ATTUNE_JWT_SECRET (every daemon and Attune itself must share it), or api.enabled: false to silence this.',
+      })
+      return
+    }
+    this.api = await startApi({
+      host: config.api.host,
+      port: config.api.port,
+      bodyLimit: config.api.body_limit,
+      rateLimit: config.api.rate_limit,
+      store: this.database.store,
+      pipeline,
+      keys: verificationKeys(config.auth.jwt_secret, config.auth.jwt_secret_previous),
+      logger,
+      registry: this.metrics.registry,
+    })
+    logger.info('API listening', {url: this.api.url})
   }
 
   private async heartbeat(): Promise<void> {
@@ -195,6 +231,7 @@ export class Daemon {
     return {
       name: this.name,
       started_at: this.startedAt.toISOString(),
+      api: this.api?.url ?? null,
       database: this.database.status(),
       broker: this.publisher.status(),
       sensors: this.running?.polling.snapshot() ?? [],
@@ -220,7 +257,7 @@ export class Daemon {
       sensors: {total, failed, long_running: this.running?.longRunning.size ?? 0},
       stuck: this.running?.polling.stuck().sort() ?? [],
       lastTick: this.ticker.lastTick,
-      serving: this.health !== undefined,
+      serving: this.health !== undefined && (this.api !== undefined || !this.options.config.api.enabled || !this.options.config.auth.jwt_secret),
     }
   }
 
@@ -245,6 +282,8 @@ export class Daemon {
     logger.info('stopping: finishing polls in flight', {timeout_ms: timeoutMs})
     const deadline = Date.now() + timeoutMs
     this.ticker.stop()
+    // No new requests; those in flight finish (their events are committed) before the rest stops.
+    await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {error: errorMessage(error)}))
     const running = this.running
     running?.timers.stop()
     const polls = (await running?.polling.stop(deadline)) ?? {finished: true, inflight: 0}

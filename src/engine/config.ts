@@ -16,7 +16,11 @@ export interface AttuneConfig {
   home: string
   database: {url?: string}
   amqp: {url?: string}
-  auth: {jwt_secret?: string}
+  /**
+   * `jwt_secret` signs and verifies sensor tokens; `jwt_secret_previous` (rotation) still
+   * verifies tokens signed with the secret before it, until they expire.
+   */
+  auth: {jwt_secret?: string; jwt_secret_previous?: string}
   /** Attune's own setting for the JWT secret (`security.jwt_secret`), used when auth.jwt_secret is not set. */
   security: {jwt_secret?: string}
   /**
@@ -38,7 +42,16 @@ export interface AttuneConfig {
     capabilities: {runtimes?: string[]}
   }
   daemon: {health_port?: number; lease_seconds: number; shutdown_timeout: number}
+  /**
+   * The daemon's HTTP API for sensors and webhooks (docs/api.md): on by default on
+   * 127.0.0.1:9465; `port: 0` takes any free port. `body_limit` in bytes; `rate_limit` in
+   * requests per second per token (or per client address without one).
+   */
+  api: {enabled: boolean; host: string; port: number; body_limit: number; rate_limit: number}
 }
+
+/** The API's documented default port (health is 9464). */
+export const DEFAULT_API_PORT = 9465
 
 export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
   database: {},
@@ -56,6 +69,7 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
     capabilities: {},
   },
   daemon: {lease_seconds: 15, shutdown_timeout: 30},
+  api: {enabled: true, host: '127.0.0.1', port: 9465, body_limit: 1024 * 1024, rate_limit: 50},
 }
 
 const positive = {type: 'number', exclusiveMinimum: 0}
@@ -67,7 +81,7 @@ const SCHEMA = {
     home: {type: 'string', minLength: 1},
     database: {type: 'object', additionalProperties: false, properties: {url: {type: 'string', minLength: 1}}},
     amqp: {type: 'object', additionalProperties: false, properties: {url: {type: 'string', minLength: 1}}},
-    auth: {type: 'object', additionalProperties: false, properties: {jwt_secret: {type: 'string'}}},
+    auth: {type: 'object', additionalProperties: false, properties: {jwt_secret: {type: 'string'}, jwt_secret_previous: {type: 'string'}}},
     security: {type: 'object', additionalProperties: false, properties: {jwt_secret: {type: 'string'}}},
     pipeline: {type: 'object', additionalProperties: false, properties: {enforcements: {enum: ['attune', 'executor']}}},
     sensor: {
@@ -98,6 +112,17 @@ const SCHEMA = {
         health_port: {type: 'integer', minimum: 0, maximum: 65535},
         lease_seconds: positive,
         shutdown_timeout: positive,
+      },
+    },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: {type: 'boolean'},
+        host: {type: 'string', minLength: 1},
+        port: {type: 'integer', minimum: 0, maximum: 65535},
+        body_limit: positiveInteger,
+        rate_limit: positiveInteger,
       },
     },
   },
@@ -229,6 +254,14 @@ function enforcementsFromEnv(env: NodeJS.ProcessEnv): 'attune' | 'executor' | un
   throw new AbortError(`ATTUNE_ENFORCEMENTS must be attune or executor, got "${raw}"`, {code: 'env_invalid'})
 }
 
+function portFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) throw new AbortError(`${name} must be a port number from 0 to 65535, got "${raw}"`, {code: 'env_invalid'})
+  return value
+}
+
 /** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   const runtimes = env.ATTUNE_SENSOR_RUNTIMES
@@ -236,10 +269,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     home: env.ATTUNE_HOME || undefined,
     database: {url: env.ATTUNE_DATABASE_URL || env.DATABASE_URL || undefined},
     amqp: {url: env.ATTUNE_AMQP_URL || undefined},
-    auth: {jwt_secret: env.ATTUNE_JWT_SECRET || undefined},
+    auth: {jwt_secret: env.ATTUNE_JWT_SECRET || undefined, jwt_secret_previous: env.ATTUNE_JWT_SECRET_PREVIOUS || undefined},
     // Attune's own variable for its setting security.jwt_secret.
     security: {jwt_secret: env.ATTUNE__SECURITY__JWT_SECRET || undefined},
     pipeline: {enforcements: enforcementsFromEnv(env)},
+    api: {host: env.ATTUNE_API_HOST || undefined, port: portFromEnv(env, 'ATTUNE_API_PORT')},
     sensor: {
       timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
       poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),

@@ -31,7 +31,7 @@ const slowPack = writePack(join(home, 'slow-pack'), {
 
 /** The daemon in a process group of its own, and its JSON log lines. */
 async function startInOwnGroup(packDir: string, dataHome: string) {
-  const daemon = spawn(process.execPath, [BIN, 'daemon', '--no-ui', '--packs', packDir], {
+  const daemon = spawn(process.execPath, [BIN, 'daemon', '--no-ui', '--api-port', '0', '--packs', packDir], {
     cwd: ROOT,
     env: {...process.env, NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: dataHome},
     detached: true, // its own process group, with the embedded database child in it

@@ -9,6 +9,8 @@ export interface DaemonProcess {
   process: ResultPromise
   logs: Array<Record<string, unknown>>
   healthPort: () => number
+  /** The API's base URL (throws when the daemon did not start it). */
+  apiUrl: () => string
   /** What the daemon wrote on stderr so far (for failure messages). */
   stderr: () => string
   /** Sends a signal and waits for the exit. */
@@ -16,7 +18,7 @@ export interface DaemonProcess {
 }
 
 export async function startDaemon(args: string[], env: Record<string, string>): Promise<DaemonProcess> {
-  const child = execa(process.execPath, [BIN, 'daemon', '--no-ui', '--health-port', '0', ...args], {
+  const child = execa(process.execPath, [BIN, 'daemon', '--no-ui', '--health-port', '0', '--api-port', '0', ...args], {
     cwd: ROOT,
     env: {NO_COLOR: '1', NODE_ENV: 'production', ...env},
     reject: false,
@@ -43,10 +45,15 @@ export async function startDaemon(args: string[], env: Record<string, string>): 
     throw new Error(`the daemon did not start:\n${stderr}\n${JSON.stringify(logs)}`)
   }
   const health = logs.find((log) => log.msg === 'health endpoints listening')
+  const api = logs.find((log) => log.msg === 'API listening')
   return {
     process: child,
     logs,
     healthPort: () => Number(new URL(String(health?.url)).port),
+    apiUrl: () => {
+      if (!api) throw new Error(`the daemon did not start its API:\n${JSON.stringify(logs.slice(0, 20))}`)
+      return String(api.url)
+    },
     stderr: () => stderr,
     async stop(signal = 'SIGTERM') {
       child.kill(signal)

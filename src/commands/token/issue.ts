@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {
+  withJwtSecret,
   DEFAULT_TOKEN_TTL_SECONDS,
   MAX_TOKEN_TTL_SECONDS,
   MIN_TOKEN_TTL_SECONDS,
@@ -34,11 +35,12 @@ and expiry. The signing secret comes from ATTUNE_JWT_SECRET or auth.jwt_secret (
 
   public async run(): Promise<IssuedSensorToken> {
     const {flags} = this
-    const {config} = this.loadConfig({database: {url: flags['database-url']}})
+    const loaded = this.loadConfig({database: {url: flags['database-url']}}).config
     const request = {sensorRef: flags['sensor-ref'], triggerTypes: flags['trigger-types'].split(','), ttlSeconds: flags.ttl}
     // Bad input is reported before the database is opened (and possibly created).
-    jwtSecretKey(config.auth.jwt_secret)
     validateTokenRequest(request)
+    const config = withJwtSecret(loaded, {generate: true, notice: (message) => process.stderr.write(`${message}\n`)})
+    jwtSecretKey(config.auth.jwt_secret)
     const store = await this.openStore(config)
     try {
       const issued = await issueSensorToken(store, request, config.auth.jwt_secret)

@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 import {readFileSync} from 'node:fs'
 import {AbortError} from '../../engine/errors.js'
-import {jwtSecretKey, verifySensorToken, type TokenVerification} from '../../engine/tokens/index.js'
+import {resolveJwtSecret, verificationKeys, verifySensorTokenRotating, type TokenVerification} from '../../engine/tokens/index.js'
 import {AttuneCommand} from '../base.js'
 
 export default class TokenVerify extends AttuneCommand<typeof TokenVerify> {
@@ -22,12 +22,13 @@ Pass - to read the token from stdin (keeps it out of your shell history).`
 
   public async run(): Promise<TokenVerification> {
     const {config} = this.loadConfig()
-    const key = jwtSecretKey(config.auth.jwt_secret)
+    const {secret, previous} = resolveJwtSecret(config)
+    const keys = verificationKeys(secret, previous)
     const token = this.args.token === '-' ? readFileSync(0, 'utf8') : this.args.token
     if (token.trim() === '') {
       throw new AbortError(this.args.token === '-' ? 'No token given (stdin was empty).' : 'No token given (the argument is empty).', {code: 'token_missing'})
     }
-    const verification = await verifySensorToken(token, key)
+    const verification = await verifySensorTokenRotating(token, keys)
     if (!this.jsonEnabled()) {
       if (verification.valid) {
         const {claims} = verification

@@ -176,3 +176,26 @@ export async function verifySensorToken(token: string, key: Uint8Array, options:
   }
   return {valid: true, claims: payload as unknown as SensorTokenClaims, expires_at: new Date(payload.exp * 1000).toISOString()}
 }
+export {generatedSecretPath, GENERATED_SECRET_FILE, resolveJwtSecret, withJwtSecret} from './secret.js'
+export type {SecretResolution} from './secret.js'
+
+/** The keys tokens are verified with: the current secret, then the previous one (rotation). */
+export interface VerificationKeys {
+  current: Uint8Array
+  previous?: Uint8Array
+}
+
+export function verificationKeys(secret: string | undefined, previous?: string): VerificationKeys {
+  return {current: jwtSecretKey(secret), previous: previous ? jwtSecretKey(previous) : undefined}
+}
+
+/**
+ * Verifies with the current secret; a token whose signature does not match it is tried with
+ * the previous secret, so tokens issued before a rotation work until they expire.
+ */
+export async function verifySensorTokenRotating(token: string, keys: VerificationKeys, options: {now?: number} = {}): Promise<TokenVerification> {
+  const result = await verifySensorToken(token, keys.current, options)
+  if (result.valid || result.reason !== 'bad_signature' || !keys.previous) return result
+  const old = await verifySensorToken(token, keys.previous, options)
+  return old.valid ? old : result
+}
