@@ -55,6 +55,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const metrics = options.registry ? new ApiMetrics(options.registry) : undefined
   const app = Fastify({logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle', ajv: {customOptions: {allowUnionTypes: true}}})
 
+  // JSON only (as Attune's API): any other content type is 415.
+  app.removeContentTypeParser('text/plain')
+
   await app.register(rateLimit, {
     global: true,
     max: options.rateLimit,
