@@ -17,14 +17,14 @@ const held = new Set<string>()
  * /proc) so a pid reused by an unrelated process (common in containers) is not mistaken for
  * the holder. Older lock files hold only the pid.
  */
-interface Holder {
+export interface Holder {
   pid: number
   host?: string
   start?: string
 }
 
 /** The start time of a process in clock ticks since boot (Linux), or undefined elsewhere. */
-function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Field 2 (the command) is in parentheses and may hold spaces: count from after it.
@@ -35,7 +35,7 @@ function processStartTime(pid: number): string | undefined {
   }
 }
 
-function isAlive(holder: Holder): boolean {
+export function isAlive(holder: Holder): boolean {
   try {
     process.kill(holder.pid, 0)
   } catch (error) {
