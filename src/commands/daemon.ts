@@ -50,6 +50,19 @@ a second signal stops it at once.`
       amqp: {url: flags['amqp-url']},
       daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
     })
+    // On the embedded database the daemon owns it from this moment, before its (slow) start:
+    // commands run meanwhile wait for its socket instead of taking the database from it.
+    const {claimEmbeddedDatabase} = await import('../engine/store/owner.js')
+    const claim = config.database.url ? undefined : claimEmbeddedDatabase(config.home)
+    try {
+      return await this.serve(config)
+    } finally {
+      claim?.release()
+    }
+  }
+
+  private async serve(config: ReturnType<DaemonCommand['loadConfig']>['config']): Promise<DaemonResult> {
+    const {flags} = this
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
