@@ -9,6 +9,7 @@ import {migrate} from './migrate.js'
 import {openPgStore} from './pg.js'
 import {lockPathFor, storeOnPglite} from './pglite.js'
 import {ensurePrivateDir, keepTreePrivate, privatizeTree} from './private.js'
+import {useSessionQueue} from './socket-queue.js'
 import type {Store} from './types.js'
 
 /**
@@ -16,7 +17,8 @@ import type {Store} from './types.js'
  * while the daemon holds it, it serves it on a Unix socket under `$ATTUNE_HOME/run` (from a
  * child process of its own: see embedded-process.ts) and every other command connects there
  * with `pg`. The daemon itself uses the socket too: all sessions then go through the socket
- * server's queue, which keeps one client's transaction from interleaving with another's.
+ * server's queue (socket-queue.ts), which keeps one client's query or transaction from
+ * interleaving with another's.
  */
 
 const SOCKET_NAME = '.s.PGSQL.5432'
@@ -80,6 +82,8 @@ export async function serveEmbeddedDatabase(home: string, options: ServeOptions 
     // We hold the lock, so a socket file here belongs to a process that is gone.
     rmSync(socketPath, {force: true})
     server = new PGLiteSocketServer({db, path: socketPath, maxConnections: options.maxConnections ?? 64})
+    // Whole queries and transactions of one client at a time (socket-queue.ts).
+    useSessionQueue(server, db)
     await server.start()
     const url = embeddedSocketUrl(home)
     // PGlite keeps writing files 0666 (new relations, WAL segments) while it serves.
