@@ -146,7 +146,7 @@ describe('a starting daemon and the commands run meanwhile (embedded database)',
       if (run.exitCode === 0 && run.args[0] === 'db') expect(JSON.parse(run.stdout).database, describeRun(run)).toMatch(/\(served by the daemon\)$/)
     }
     // Those that came while the database was being created waited for it, and said so.
-    expect(runs.some((run) => run.exitCode === 0 && /The daemon \(pid \d+\) is starting: waiting up to 30 s/.test(run.stderr)), runs.map(describeRun).join('\n')).toBe(true)
+    expect(runs.some((run) => /The daemon \(pid \d+\) is starting: waiting up to 30 s/.test(run.stderr)), runs.map(describeRun).join('\n')).toBe(true)
     // The lock is the daemon's database process's now.
     const holder = Number(readFileSync(lockFile, 'utf8').split('\n')[0])
     expect(parentOf(holder)).toBe(daemon.child.pid)
@@ -159,7 +159,7 @@ describe('a starting daemon and the commands run meanwhile (embedded database)',
     const direct = await attune(['db', 'migrate', '--json'], {env: envFor(home)})
     expect(direct.exitCode, String(direct.stderr)).toBe(0)
     expect(JSON.parse(String(direct.stdout)).database).toBe(embeddedDataDir(home))
-  })
+  }, 240_000)
 
   it('waits for a command that had the database open when it started, and commands run meanwhile wait for the daemon, not for that command', async () => {
     const home = newHome()
@@ -170,10 +170,20 @@ describe('a starting daemon and the commands run meanwhile (embedded database)',
     let holderOut = ''
     holder.stdout.on('data', (chunk) => (holderOut += chunk))
     const holderExited = new Promise<void>((resolve) => holder.once('close', () => resolve()))
-    expect(await eventually(() => holderOut.includes('ready'), 30_000)).toBe(true)
+    expect(await eventually(() => holderOut.includes('ready'), 90_000)).toBe(true)
+    // Who holds pgdata.lock over time.
+    const lockFile = lockPathFor(embeddedDataDir(home))
+    const holders = new Set<number>()
+    const watch = setInterval(() => {
+      try {
+        holders.add(Number(readFileSync(lockFile, 'utf8').split('\n')[0]))
+      } catch {
+        // no lock file right now
+      }
+    }, 5)
     const daemon = spawnDaemon(home)
     try {
-      expect(await eventually(() => daemon.stderr().includes(`is open in process ${holder.pid}: waiting up to 30 s`) || daemon.exited(), 30_000), daemon.stderr()).toBe(true)
+      expect(await eventually(() => daemon.stderr().includes(`is open in process ${holder.pid}: waiting up to 30 s`) || daemon.exited(), 90_000), daemon.stderr()).toBe(true)
       expect(daemon.exited()).toBe(false)
       // A command now waits for the daemon (which owns the database) even though the lock is
       // about to be free: it must not take it from the daemon's database process.
@@ -182,17 +192,21 @@ describe('a starting daemon and the commands run meanwhile (embedded database)',
       holder.stdin.end()
       await holderExited
       const run = await waiting
-      expect(run.exitCode, `${run.stdout}\n${run.stderr}`).toBe(0)
       expect(String(run.stderr)).toMatch(/The daemon \(pid \d+\) is starting: waiting up to 30 s/)
-      expect(await eventually(() => daemon.started() || daemon.exited(), 60_000)).toBe(true)
+      // Through the socket; or, on a machine so loaded that the daemon took longer than 30 s, exit 2 saying it is starting.
+      if (run.exitCode !== 0) expect(JSON.parse(String(run.stdout)).error.code, `${run.stdout}\n${run.stderr}`).toBe('daemon_starting')
+      expect(holders.has(waiting.pid!)).toBe(false)
+      expect(await eventually(() => daemon.started() || daemon.exited(), 120_000)).toBe(true)
       expect(daemon.started(), daemon.stderr()).toBe(true)
       expect(await healthz(daemon.logs)).toBe(200)
+      expect(parentOf(Number(readFileSync(lockFile, 'utf8').split('\n')[0]))).toBe(daemon.child.pid)
     } finally {
+      clearInterval(watch)
       holder.kill('SIGKILL')
       daemon.child.kill('SIGTERM')
       await daemon.child
     }
-  })
+  }, 240_000)
 
   it('fails to start, naming the holder, when a command keeps the database open longer than the wait; and gives the claim back', async () => {
     const home = newHome()
@@ -207,7 +221,7 @@ describe('a starting daemon and the commands run meanwhile (embedded database)',
     } finally {
       await holder.close()
     }
-  })
+  }, 120_000)
 
   it('a command gives up on a daemon that owns the database but does not serve it: exit 2 material, said once on the way', async () => {
     const home = newHome()

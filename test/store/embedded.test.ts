@@ -47,7 +47,7 @@ describe('sharing the embedded database over a socket', () => {
     let out = ''
     child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()))
     try {
-      expect(await eventually(() => out.includes('ready'), 30_000)).toBe(true)
+      expect(await eventually(() => out.includes('ready'), 90_000)).toBe(true)
       const env = {NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: home}
       const register = await attune(['pack', 'register', 'packs/core', 'packs/examples'], {env})
       expect(register.exitCode, register.stderr as string).toBe(0)
