@@ -55,6 +55,19 @@ a second signal stops it at once.`
       daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
       api: {port: flags['api-port'], host: flags['api-host'], enabled: flags['no-api'] ? false : undefined},
     }).config
+    // On the embedded database the daemon owns it from this moment, before its (slow) start:
+    // commands run meanwhile wait for its socket instead of taking the database from it.
+    const {claimEmbeddedDatabase} = await import('../engine/store/owner.js')
+    const claim = loaded.database.url ? undefined : claimEmbeddedDatabase(loaded.home)
+    try {
+      return await this.serve(loaded)
+    } finally {
+      claim?.release()
+    }
+  }
+
+  private async serve(loaded: ReturnType<DaemonCommand['loadConfig']>['config']): Promise<DaemonResult> {
+    const {flags} = this
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
