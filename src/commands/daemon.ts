@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import type {DaemonStatus} from '../daemon/daemon.js'
 import {AbortError} from '../engine/errors.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import {sensorRootWarning, sensorRunAs} from '../engine/sensor/run-as.js'
 import {AttuneCommand, databaseFlags} from './base.js'
 
 export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
@@ -45,17 +46,22 @@ a second signal stops it at once.`
 
   public async run(): Promise<DaemonResult> {
     const {flags} = this
-    const {config} = this.loadConfig({
+    const loaded = this.loadConfig({
       database: {url: flags['database-url']},
       amqp: {url: flags['amqp-url']},
       daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
     })
+    const {config} = loaded
+    // A bad sensor.run_as is bad input (exit 2) before anything starts.
+    const runAs = sensorRunAs(loaded)
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
     const ring = ringLogger(300, level)
     // --json keeps stdout for the one result document: the log goes to stderr then.
     const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
+    const rootWarning = sensorRootWarning(runAs)
+    if (rootWarning) logger.warn(rootWarning)
     const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name})
 
     const signalled = new Promise<NodeJS.Signals>((resolve) => {

@@ -41,7 +41,7 @@ class PersistentRunner {
 
   constructor(private readonly request: RunnerRequest) {
     const {plan, env, cwd, limits} = request
-    this.subprocess = spawnDetached(plan.file, persistentArgs(plan), {env, cwd, stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
+    this.subprocess = spawnDetached(plan.file, persistentArgs(plan), {env, cwd, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], runAs: plan.runAs})
     this.killer = groupKiller(this.subprocess.pid, limits.killGraceMs)
     const overflow = () => this.fail({kind: 'truncated'})
     this.stdout = new CappedCollector(limits.maxOutputBytes, overflow)

@@ -1,0 +1,362 @@
+import {randomBytes} from 'node:crypto'
+import {existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+/**
+ * The whole process tree of one sensor process, including descendants that left its process
+ * group (`setsid`, a daemon's double fork). Node has no prctl (no subreaper, no pdeathsig), so
+ * two mechanisms stand in, chosen once per attune process:
+ *
+ * - `cgroup`: a cgroup v2 per sensor process, under attune's own cgroup, when the cgroup2 file
+ *   system is mounted and attune may create cgroups there (root, or a delegated subtree). The
+ *   sensor is moved into it right after it starts; everything it forks afterwards is in it,
+ *   whatever the session or group, and `cgroup.kill` ends them all at once. A process of the
+ *   sensor cannot move itself out (the cgroup files belong to attune).
+ * - `environ` (Linux without a usable cgroup): every sensor process gets a per-run marker
+ *   `ATTUNE_SENSOR_RUN=<id>` in its environment, inherited by its descendants; ending the tree
+ *   scans `/proc/<pid>/environ` for it. attune as root reads every process's environment, as
+ *   another user its own processes'. A descendant that starts with an emptied environment
+ *   (`env -i`) escapes this scan: the cgroup is the mechanism that holds.
+ *
+ * Elsewhere only the process group is signalled (`group`).
+ *
+ * Cost: the marker is one variable; a cgroup is a mkdir, a write and an rmdir per sensor
+ * process. `/proc` is scanned only when a tree is being killed (timeout, output cap, shutdown)
+ * or when a finished sensor visibly left something behind (its process group still has members,
+ * or its output pipes stay open after it exited); a cgroup is only read when its sensor exits.
+ */
+
+export const RUN_MARKER = 'ATTUNE_SENSOR_RUN'
+
+export type TreeMechanism = 'cgroup' | 'environ' | 'group'
+
+const linux = process.platform === 'linux'
+
+/** Identifies this attune process in markers: `<pid>.<random>`; a run is `<instance>.<n>`. */
+const instance = `${process.pid}.${randomBytes(4).toString('hex')}`
+let sequence = 0
+
+export interface SensorTree {
+  /** The marker value in the sensor's environment (empty where markers are not used). */
+  marker: string
+  pid?: number
+  /** This run's cgroup directory, when it has one. */
+  cgroup?: string
+  /**
+   * Processes of this tree may be outside the cgroup (the sensor forked before it was moved,
+   * or it has no cgroup): killing it scans `/proc` for the marker too.
+   */
+  scan: boolean
+  /** It was killed on purpose (timeout, cap, stop): its exit clean-up scans unconditionally. */
+  terminated: boolean
+}
+
+let preference: 'auto' | 'environ' = 'auto'
+/** The directory holding this process's per-run cgroups, once created; null: none usable. */
+let cgroupParent: string | null | undefined
+/** Some run of this process was tracked by its marker alone: a shutdown scans for all of them. */
+let markerRuns = false
+
+/**
+ * Which mechanism to use: `auto` (cgroup when usable, else the environment marker) or
+ * `environ` (never cgroups; for tests and for hosts where cgroups are managed by others).
+ */
+export function useTreeTracking(mode: 'auto' | 'environ'): void {
+  preference = mode
+  if (mode === 'environ') cgroupParent = null
+  else if (cgroupParent === null) cgroupParent = undefined
+}
+
+/** The mechanism sensor trees of this process get (creates the cgroup parent on first use). */
+export function treeMechanism(): TreeMechanism {
+  if (!linux) return 'group'
+  return ensureCgroupParent() ? 'cgroup' : 'environ'
+}
+
+/** The cgroup2 mount point and this process's cgroup path in it, from /proc. */
+export function ownCgroupDir(): string | undefined {
+  let mountinfo: string
+  let membership: string
+  try {
+    mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')
+    membership = readFileSync('/proc/self/cgroup', 'utf8')
+  } catch {
+    return undefined
+  }
+  const own = membership
+    .split('\n')
+    .find((line) => line.startsWith('0::'))
+    ?.slice(3)
+  if (own === undefined) return undefined
+  for (const line of mountinfo.split('\n')) {
+    // id parent major:minor root mountpoint options [optional...] - fstype source superoptions
+    const [left, right] = line.split(' - ')
+    if (!right?.startsWith('cgroup2 ')) continue
+    const fields = left.split(' ')
+    const root = unescapeMount(fields[3])
+    const mountPoint = unescapeMount(fields[4])
+    if (own !== root && !own.startsWith(root === '/' ? '/' : `${root}/`)) continue
+    const relative = root === '/' ? own : own.slice(root.length)
+    return join(mountPoint, relative)
+  }
+  return undefined
+}
+
+function unescapeMount(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_match, code: string) => String.fromCharCode(Number.parseInt(code, 8)))
+}
+
+function ensureCgroupParent(): string | null {
+  if (cgroupParent !== undefined) return cgroupParent
+  cgroupParent = null
+  if (!linux || preference === 'environ') return null
+  const own = ownCgroupDir()
+  if (!own || !existsSync(join(own, 'cgroup.procs'))) return null
+  removeStaleParents(own)
+  const parent = join(own, `attune.${instance}`)
+  try {
+    mkdirSync(parent)
+  } catch {
+    return null // read-only, not delegated to this user, or no cgroup2 at all
+  }
+  cgroupParent = parent
+  return parent
+}
+
+/** Empty per-process cgroups left by attune processes that died without cleaning up. */
+function removeStaleParents(own: string): void {
+  let entries: string[]
+  try {
+    entries = readdirSync(own)
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const match = /^attune\.(\d+)\.[0-9a-f]+$/.exec(entry)
+    if (!match || isProcessAlive(Number(match[1]))) continue
+    removeCgroup(join(own, entry), true)
+  }
+}
+
+function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** rmdir of a cgroup (and, with `children`, its child cgroups first); fails quietly while populated. */
+function removeCgroup(dir: string, children = false): boolean {
+  if (children) {
+    try {
+      for (const entry of readdirSync(dir, {withFileTypes: true})) if (entry.isDirectory()) removeCgroup(join(dir, entry.name), true)
+    } catch {
+      // gone
+    }
+  }
+  try {
+    rmdirSync(dir)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT'
+  }
+}
+
+/** A new tree, before its process is spawned: the marker to put in its environment, its cgroup. */
+export function newSensorTree(): SensorTree {
+  if (!linux) return {marker: '', scan: false, terminated: false}
+  const marker = `${instance}.${++sequence}`
+  const parent = ensureCgroupParent()
+  if (parent) {
+    const dir = join(parent, `run.${sequence}`)
+    try {
+      mkdirSync(dir)
+      return {marker, cgroup: dir, scan: false, terminated: false}
+    } catch {
+      // cgroup limits (max.descendants) or the parent vanished: the marker still works
+    }
+  }
+  markerRuns = true
+  return {marker, scan: true, terminated: false}
+}
+
+/** Called right after the spawn: moves the process into its cgroup. */
+export function attachSensorTree(tree: SensorTree, pid: number): void {
+  tree.pid = pid
+  if (!tree.cgroup) return
+  try {
+    writeFileSync(join(tree.cgroup, 'cgroup.procs'), String(pid))
+  } catch {
+    // It exited already (its children, if any, are outside) or the move was refused.
+    tree.scan = true
+    markerRuns = true
+    return
+  }
+  // Children forked between the spawn and the move stayed outside the cgroup.
+  if (hasChildren(pid)) {
+    tree.scan = true
+    markerRuns = true
+  }
+}
+
+function hasChildren(pid: number): boolean {
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      if (readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim() !== '') return true
+    }
+    return false
+  } catch {
+    return true // cannot tell (no CONFIG_PROC_CHILDREN): assume the worst
+  }
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal)
+  } catch {
+    // gone already
+  }
+}
+
+function cgroupPids(dir: string): number[] {
+  try {
+    return readFileSync(join(dir, 'cgroup.procs'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+  } catch {
+    return []
+  }
+}
+
+function signalCgroup(dir: string, signal: NodeJS.Signals): void {
+  if (signal === 'SIGKILL') {
+    try {
+      writeFileSync(join(dir, 'cgroup.kill'), '1')
+      return
+    } catch {
+      // No cgroup.kill before Linux 5.14: signal each member, a few rounds for the forks in between.
+    }
+    for (let round = 0; round < 5; round++) {
+      const pids = cgroupPids(dir)
+      if (pids.length === 0) return
+      for (const pid of pids) signalPid(pid, signal)
+    }
+    return
+  }
+  for (const pid of cgroupPids(dir)) signalPid(pid, signal)
+}
+
+/**
+ * The processes whose environment holds `ATTUNE_SENSOR_RUN=<value>` exactly, or (with
+ * `prefix`) a value starting with it. Processes whose environment cannot be read are skipped.
+ */
+export function findMarkedProcesses(value: string, prefix = false): number[] {
+  if (!linux || value === '') return []
+  const needle = Buffer.from(`${RUN_MARKER}=${value}`)
+  let entries: string[]
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return []
+  }
+  const found: number[] = []
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    let environ: Buffer
+    try {
+      environ = readFileSync(`/proc/${entry}/environ`)
+    } catch {
+      continue
+    }
+    for (let at = environ.indexOf(needle); at !== -1; at = environ.indexOf(needle, at + 1)) {
+      if (at > 0 && environ[at - 1] !== 0) continue
+      const end = at + needle.length
+      if (prefix || end === environ.length || environ[end] === 0) {
+        found.push(pid)
+        break
+      }
+    }
+  }
+  return found
+}
+
+/** Signals every process carrying the marker; SIGKILL repeats the scan for processes forked meanwhile. */
+function signalMarked(value: string, signal: NodeJS.Signals, prefix = false): void {
+  const rounds = signal === 'SIGKILL' ? 4 : 1
+  for (let round = 0; round < rounds; round++) {
+    const pids = findMarkedProcesses(value, prefix)
+    if (pids.length === 0) return
+    for (const pid of pids) signalPid(pid, signal)
+  }
+}
+
+function signalProcessGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // ESRCH: every member has exited already.
+  }
+}
+
+/** Signals the whole tree: the process group, the cgroup, and (when needed) the marked processes. */
+export function signalSensorTree(tree: SensorTree, signal: NodeJS.Signals): void {
+  if (tree.pid !== undefined) signalProcessGroup(tree.pid, signal)
+  if (tree.cgroup) signalCgroup(tree.cgroup, signal)
+  if (tree.scan) signalMarked(tree.marker, signal)
+}
+
+/**
+ * After the sensor process exited: ends whatever it left behind, then removes its cgroup.
+ * `pipesHeld` says its output pipes are still open (some descendant holds them).
+ */
+export function settleSensorTree(tree: SensorTree, options: {pipesHeld?: boolean} = {}): void {
+  const pid = tree.pid
+  let leftovers = Boolean(options.pipesHeld) || tree.terminated
+  if (pid !== undefined) {
+    try {
+      process.kill(-pid, 0)
+      leftovers = true
+    } catch {
+      // the group is empty
+    }
+    signalProcessGroup(pid, 'SIGKILL')
+  }
+  if (tree.cgroup) {
+    if (cgroupPids(tree.cgroup).length > 0) signalCgroup(tree.cgroup, 'SIGKILL')
+    scheduleCgroupRemoval(tree.cgroup)
+  }
+  if (tree.scan && leftovers) signalMarked(tree.marker, 'SIGKILL')
+}
+
+/** Killed processes take a moment to leave the cgroup: rmdir is retried for a few seconds. */
+function scheduleCgroupRemoval(dir: string, attempt = 0): void {
+  if (removeCgroup(dir) || attempt >= 60) return
+  const timer = setTimeout(() => scheduleCgroupRemoval(dir, attempt + 1), 50)
+  timer.unref()
+}
+
+/**
+ * Kills every tree given and, when any run of this process was tracked by its marker alone,
+ * every process carrying a marker of this process (leftovers of finished runs included).
+ * Synchronous: it runs in the process's `exit` handler.
+ */
+export function killSensorTrees(trees: Iterable<SensorTree>): void {
+  for (const tree of trees) {
+    if (tree.pid !== undefined) signalProcessGroup(tree.pid, 'SIGKILL')
+    if (tree.cgroup) signalCgroup(tree.cgroup, 'SIGKILL')
+  }
+  if (markerRuns) signalMarked(`${instance}.`, 'SIGKILL', true)
+  if (cgroupParent) {
+    for (const tree of trees) if (tree.cgroup) removeCgroup(tree.cgroup)
+  }
+}
+
+/** Removes this process's cgroup parent when it is empty (at exit; quietly fails otherwise). */
+export function removeCgroupParent(): void {
+  if (cgroupParent) removeCgroup(cgroupParent, true)
+}
