@@ -1,6 +1,6 @@
 import {execa, type ResultPromise} from 'execa'
 import type {Readable} from 'node:stream'
-import {attachSensorTree, killSensorTrees, newSensorTree, removeCgroupParent, RUN_MARKER, settleSensorTree, signalSensorTree, type SensorTree} from './tree.js'
+import {attachSensorTree, killSensorTrees, newSensorTree, removeCgroupParent, RUN_MARKER, settleSensorTree, signalSensorTree, spawnInTree, type SensorTree} from './tree.js'
 
 /**
  * Running one sensor process with the guarantees SPEC §4 asks for:
@@ -182,18 +182,21 @@ export function spawnDetached(
 ): ResultPromise<{buffer: false; reject: false}> {
   const tree = newSensorTree()
   const env = tree.marker ? {...options.env, [RUN_MARKER]: tree.marker} : options.env
-  const subprocess = execa(file, args, {
-    env,
-    extendEnv: false,
-    cwd: options.cwd,
-    detached: true,
-    cleanup: false,
-    buffer: false,
-    reject: false,
-    stdio: options.stdio as ['pipe' | 'ignore', 'pipe', 'pipe'],
-    // libuv drops the supplementary groups (setgroups(0)) whenever it switches user or group.
-    ...(options.runAs ? {uid: options.runAs.uid, gid: options.runAs.gid} : {}),
-  })
+  // execa spawns synchronously: the child is forked inside the tree's cgroup.
+  const subprocess = spawnInTree(tree, () =>
+    execa(file, args, {
+      env,
+      extendEnv: false,
+      cwd: options.cwd,
+      detached: true,
+      cleanup: false,
+      buffer: false,
+      reject: false,
+      stdio: options.stdio as ['pipe' | 'ignore', 'pipe', 'pipe'],
+      // libuv drops the supplementary groups (setgroups(0)) whenever it switches user or group.
+      ...(options.runAs ? {uid: options.runAs.uid, gid: options.runAs.gid} : {}),
+    }),
+  )
   if (subprocess.pid === undefined) {
     settleSensorTree(tree)
   } else {

@@ -2,7 +2,7 @@ import {execFile, execFileSync} from 'node:child_process'
 import {chmodSync, lchownSync, lstatSync, mkdirSync, readFileSync} from 'node:fs'
 import {realpath, stat} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {dirname, join, sep} from 'node:path'
+import {dirname, join, resolve, sep} from 'node:path'
 import type {LoadedConfig} from '../config.js'
 import {AbortError} from '../errors.js'
 
@@ -238,16 +238,24 @@ function ensureDir(path: string, mode: number, me: number | undefined, owner?: {
  * Every directory on the way must be searchable. Decided from the modes (owner, the one group a
  * sensor has, other); when the modes say no, a process of that user is asked (ACLs may say yes).
  */
-export async function accessProblem(identity: SensorIdentity, path: string, need: 'read' | 'execute'): Promise<string | undefined> {
+export async function accessProblem(identity: SensorIdentity, given: string, need: 'read' | 'execute'): Promise<string | undefined> {
+  const path = resolve(given)
   let real: string
   try {
     real = await realpath(path)
   } catch {
     return `${path} does not exist`
   }
-  const parts = real.split(sep).filter(Boolean)
-  let problem: string | undefined
-  for (let index = 0; index <= parts.length && !problem; index++) {
+  // The path as given (the directories holding a symlink must be searchable too) and the real one.
+  const problem = (await walkProblem(identity, path, need)) ?? (real === path ? undefined : await walkProblem(identity, real, need))
+  if (!problem) return undefined
+  return (await probe(identity, path, need)) ? undefined : problem
+}
+
+/** The first component of `path` the modes keep `identity` from: directories need search, the file `need`. */
+async function walkProblem(identity: SensorIdentity, path: string, need: 'read' | 'execute'): Promise<string | undefined> {
+  const parts = path.split(sep).filter(Boolean)
+  for (let index = 0; index <= parts.length; index++) {
     const current = sep + parts.slice(0, index).join(sep)
     const last = index === parts.length
     let info
@@ -259,11 +267,10 @@ export async function accessProblem(identity: SensorIdentity, path: string, need
     const bit = last ? (need === 'read' ? 4 : 1) : 1
     if (!permits(identity, info, bit)) {
       const what = last ? (need === 'read' ? 'readable' : 'executable') : 'searchable'
-      problem = `${current} is not ${what} by it (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}, owner ${info.uid}, group ${info.gid})`
+      return `${current} is not ${what} by it (mode ${(info.mode & 0o777).toString(8).padStart(4, '0')}, owner ${info.uid}, group ${info.gid})`
     }
   }
-  if (!problem) return undefined
-  return (await probe(identity, real, need)) ? undefined : problem
+  return undefined
 }
 
 function permits(identity: {uid: number; gid: number}, info: {mode: number; uid: number; gid: number; isDirectory(): boolean}, bit: number): boolean {

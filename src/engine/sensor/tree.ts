@@ -8,10 +8,11 @@ import {join} from 'node:path'
  * two mechanisms stand in, chosen once per attune process:
  *
  * - `cgroup`: a cgroup v2 per sensor process, under attune's own cgroup, when the cgroup2 file
- *   system is mounted and attune may create cgroups there (root, or a delegated subtree). The
- *   sensor is moved into it right after it starts; everything it forks afterwards is in it,
- *   whatever the session or group, and `cgroup.kill` ends them all at once. A process of the
- *   sensor cannot move itself out (the cgroup files belong to attune).
+ *   system is mounted and attune may create cgroups there (root, or a delegated subtree). attune
+ *   steps into the new cgroup for the duration of the (synchronous) spawn and back out, so the
+ *   sensor is born in it: everything it ever forks is in it, whatever the session or group, and
+ *   `cgroup.kill` ends them all at once. A process of the sensor cannot move itself out (the
+ *   cgroup files belong to attune).
  * - `environ` (Linux without a usable cgroup): every sensor process gets a per-run marker
  *   `ATTUNE_SENSOR_RUN=<id>` in its environment, inherited by its descendants; ending the tree
  *   scans `/proc/<pid>/environ` for it. attune as root reads every process's environment, as
@@ -21,9 +22,11 @@ import {join} from 'node:path'
  * Elsewhere only the process group is signalled (`group`).
  *
  * Cost: the marker is one variable; a cgroup is a mkdir, a write and an rmdir per sensor
- * process. `/proc` is scanned only when a tree is being killed (timeout, output cap, shutdown)
- * or when a finished sensor visibly left something behind (its process group still has members,
- * or its output pipes stay open after it exited); a cgroup is only read when its sensor exits.
+ * process, and one read of `cgroup.procs` when its sensor exits. `/proc` is scanned only when a
+ * tree is being killed (timeout, output cap, stop, shutdown), when a finished sensor visibly left
+ * something behind (its process group still has members, or its output pipes stay open after it
+ * exited), and, without a cgroup, at most once a minute after runs finished, for leftovers that
+ * daemonized completely (`sweepLeftovers`).
  */
 
 export const RUN_MARKER = 'ATTUNE_SENSOR_RUN'
@@ -49,11 +52,15 @@ export interface SensorTree {
   scan: boolean
   /** It was killed on purpose (timeout, cap, stop): its exit clean-up scans unconditionally. */
   terminated: boolean
+  /** The spawn happened outside the cgroup: the process is moved in after it started. */
+  moveAfterSpawn?: boolean
 }
 
 let preference: 'auto' | 'environ' = 'auto'
 /** The directory holding this process's per-run cgroups, once created; null: none usable. */
 let cgroupParent: string | null | undefined
+/** This process's own cgroup, where it returns after each spawn. */
+let cgroupHome: string | undefined
 /** Some run of this process was tracked by its marker alone: a shutdown scans for all of them. */
 let markerRuns = false
 
@@ -120,6 +127,7 @@ function ensureCgroupParent(): string | null {
     return null // read-only, not delegated to this user, or no cgroup2 at all
   }
   cgroupParent = parent
+  cgroupHome = own
   return parent
 }
 
@@ -168,6 +176,7 @@ function removeCgroup(dir: string, children = false): boolean {
 export function newSensorTree(): SensorTree {
   if (!linux) return {marker: '', scan: false, terminated: false}
   const marker = `${instance}.${++sequence}`
+  liveMarkers.add(marker)
   const parent = ensureCgroupParent()
   if (parent) {
     const dir = join(parent, `run.${sequence}`)
@@ -182,10 +191,47 @@ export function newSensorTree(): SensorTree {
   return {marker, scan: true, terminated: false}
 }
 
-/** Called right after the spawn: moves the process into its cgroup. */
+/**
+ * Runs `spawn` (synchronous: fork and exec happen inside it) with this process in the tree's
+ * cgroup, so the child starts there, and moves this process back home. When this process cannot
+ * step in, the child is moved after the spawn (`attachSensorTree`), and whatever it forked
+ * before that is found by its marker.
+ */
+export function spawnInTree<T>(tree: SensorTree, spawn: () => T): T {
+  if (!tree.cgroup || !cgroupHome) return spawn()
+  try {
+    writeFileSync(join(tree.cgroup, 'cgroup.procs'), String(process.pid))
+  } catch {
+    tree.moveAfterSpawn = true
+    return spawn()
+  }
+  try {
+    return spawn()
+  } finally {
+    returnHome(tree)
+  }
+}
+
+function returnHome(tree: SensorTree): void {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(join(cgroupHome!, 'cgroup.procs'), String(process.pid))
+      return
+    } catch {
+      // retried below
+    }
+  }
+  // Stuck in the sensor's cgroup: it must never be killed now, and no further cgroups are made.
+  tree.cgroup = undefined
+  tree.scan = true
+  markerRuns = true
+  cgroupParent = null
+}
+
+/** Called right after the spawn: records the pid, and moves the process into its cgroup if it was born outside. */
 export function attachSensorTree(tree: SensorTree, pid: number): void {
   tree.pid = pid
-  if (!tree.cgroup) return
+  if (!tree.cgroup || !tree.moveAfterSpawn) return
   try {
     writeFileSync(join(tree.cgroup, 'cgroup.procs'), String(pid))
   } catch {
@@ -251,9 +297,10 @@ function signalCgroup(dir: string, signal: NodeJS.Signals): void {
 
 /**
  * The processes whose environment holds `ATTUNE_SENSOR_RUN=<value>` exactly, or (with
- * `prefix`) a value starting with it. Processes whose environment cannot be read are skipped.
+ * `prefix`) a value starting with it, with the value each holds. Processes whose environment
+ * cannot be read are skipped.
  */
-export function findMarkedProcesses(value: string, prefix = false): number[] {
+export function findMarkedProcesses(value: string, prefix = false): Array<{pid: number; marker: string}> {
   if (!linux || value === '') return []
   const needle = Buffer.from(`${RUN_MARKER}=${value}`)
   let entries: string[]
@@ -262,7 +309,7 @@ export function findMarkedProcesses(value: string, prefix = false): number[] {
   } catch {
     return []
   }
-  const found: number[] = []
+  const found: Array<{pid: number; marker: string}> = []
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue
     const pid = Number(entry)
@@ -276,10 +323,11 @@ export function findMarkedProcesses(value: string, prefix = false): number[] {
     for (let at = environ.indexOf(needle); at !== -1; at = environ.indexOf(needle, at + 1)) {
       if (at > 0 && environ[at - 1] !== 0) continue
       const end = at + needle.length
-      if (prefix || end === environ.length || environ[end] === 0) {
-        found.push(pid)
-        break
-      }
+      if (!prefix && end !== environ.length && environ[end] !== 0) continue
+      const stop = environ.indexOf(0, at)
+      const marker = environ.subarray(at + RUN_MARKER.length + 1, stop === -1 ? environ.length : stop).toString()
+      found.push({pid, marker})
+      break
     }
   }
   return found
@@ -289,10 +337,41 @@ export function findMarkedProcesses(value: string, prefix = false): number[] {
 function signalMarked(value: string, signal: NodeJS.Signals, prefix = false): void {
   const rounds = signal === 'SIGKILL' ? 4 : 1
   for (let round = 0; round < rounds; round++) {
-    const pids = findMarkedProcesses(value, prefix)
-    if (pids.length === 0) return
-    for (const pid of pids) signalPid(pid, signal)
+    const found = findMarkedProcesses(value, prefix)
+    if (found.length === 0) return
+    for (const {pid} of found) signalPid(pid, signal)
   }
+}
+
+/** Markers of the runs whose sensor process has not exited yet. */
+const liveMarkers = new Set<string>()
+/** How often finished marker-tracked runs are checked for leftovers nothing else revealed. */
+export const SWEEP_INTERVAL_MS = 60_000
+let sweepTimer: NodeJS.Timeout | undefined
+
+/**
+ * Kills the processes of this attune process's finished runs: descendants that daemonized
+ * (setsid, closed their output) leave no trace the exit clean-up can see without a scan.
+ * Returns how many were killed. Runs by itself at most once a minute, only after marker-tracked
+ * runs finished; a cgroup needs none of this.
+ */
+export function sweepLeftovers(): number {
+  let killed = 0
+  for (const {pid, marker} of findMarkedProcesses(`${instance}.`, true)) {
+    if (liveMarkers.has(marker)) continue
+    signalPid(pid, 'SIGKILL')
+    killed++
+  }
+  return killed
+}
+
+function scheduleSweep(): void {
+  if (sweepTimer) return
+  sweepTimer = setTimeout(() => {
+    sweepTimer = undefined
+    sweepLeftovers()
+  }, SWEEP_INTERVAL_MS)
+  sweepTimer.unref()
 }
 
 function signalProcessGroup(pid: number, signal: NodeJS.Signals): void {
@@ -330,7 +409,11 @@ export function settleSensorTree(tree: SensorTree, options: {pipesHeld?: boolean
     if (cgroupPids(tree.cgroup).length > 0) signalCgroup(tree.cgroup, 'SIGKILL')
     scheduleCgroupRemoval(tree.cgroup)
   }
-  if (tree.scan && leftovers) signalMarked(tree.marker, 'SIGKILL')
+  liveMarkers.delete(tree.marker)
+  if (tree.scan) {
+    if (leftovers) signalMarked(tree.marker, 'SIGKILL')
+    scheduleSweep()
+  }
 }
 
 /** Killed processes take a moment to leave the cgroup: rmdir is retried for a few seconds. */
