@@ -117,6 +117,8 @@ describe.skipIf(skip)('sensors run as sensor.run_as (root)', () => {
   afterAll(() => {
     files.cleanup()
     rmSync(secrets, {recursive: true, force: true})
+    // The uid may be handed out again: its directories go with the user.
+    if (user.name !== 'nobody') for (const dir of [runAs.home, runAs.tmp]) rmSync(dir, {recursive: true, force: true})
     user.remove()
   })
 
