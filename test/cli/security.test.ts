@@ -8,6 +8,7 @@ import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {sensorDirsBase} from '../../src/engine/sensor/run-as.js'
 import {attune} from '../support/cli.js'
 import {signHs256} from '../support/jwt.js'
 import {rootSkip, throwawayUser, type ThrowawayUser} from '../support/root.js'
@@ -80,8 +81,8 @@ describe.skipIf(skip)('sensor.run_as from the command line (root)', () => {
     user = throwawayUser()
   })
   afterAll(() => {
-    if (user.name !== 'nobody') rmSync(join(tmpdir(), 'attune-sensors-0', `home-${user.uid}`), {recursive: true, force: true})
-    if (user.name !== 'nobody') rmSync(join(tmpdir(), 'attune-sensors-0', `tmp-${user.uid}`), {recursive: true, force: true})
+    // The uid may be handed out again: its directories go with the user.
+    if (user.name !== 'nobody') for (const dir of ['home', 'tmp']) rmSync(join(sensorDirsBase(), `${dir}-${user.uid}`), {recursive: true, force: true})
     user.remove()
   })
 

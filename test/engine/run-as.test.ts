@@ -103,10 +103,11 @@ const skip = rootSkip('the sensor.run_as tests')
 describe.skipIf(skip)('sensors run as sensor.run_as (root)', () => {
   let user: ThrowawayUser
   let runAs: SensorIdentity
-  const files = sensorDir()
+  let files: ReturnType<typeof sensorDir>
   let secrets: string
 
   beforeAll(() => {
+    files = sensorDir()
     user = throwawayUser()
     runAs = resolveRunAs(user.name, 'ATTUNE_SENSOR_RUN_AS')
     chmodSync(files.dir, 0o755) // packs must be readable by the sensor user

@@ -59,7 +59,7 @@ function trackTree(pid: number, tree: SensorTree): void {
 
 /**
  * Kills every sensor process this process started that is still alive, with everything they
- * started (docs/runtimes.md#process-trees). For shutdown and the `exit` hook: synchronous.
+ * started (docs/security.md#process-trees). For shutdown and the `exit` hook: synchronous.
  */
 export function killAllSensorProcesses(): void {
   for (const tree of liveTrees.values()) tree.terminated = true

@@ -27,7 +27,7 @@ export interface SensorIdentity {
   /** The group's name, or its number. */
   group: string
   gid: number
-  /** HOME of the sensor: a directory it owns (0700) under attune's temp directory. */
+  /** HOME of the sensor: a directory it owns (0700) under attune's temp directory (`sensorDirsBase()`). */
   home: string
   /** TMPDIR of the sensor: likewise. */
   tmp: string
@@ -193,9 +193,9 @@ export function sensorRootWarning(runAs: SensorIdentity | undefined, uid: number
   )
 }
 
-/** The parent of every sensor user's HOME and TMPDIR: `<tmp>/attune-sensors-<uid of attune>`. */
+/** The parent of every sensor user's HOME and TMPDIR: `<tmp>/attune-sensor-homes-<uid of attune>`. */
 export function sensorDirsBase(): string {
-  return join(tmpdir(), `attune-sensors-${process.getuid?.() ?? 'user'}`)
+  return join(tmpdir(), `attune-sensor-homes-${process.getuid?.() ?? 'user'}`)
 }
 
 /**
@@ -224,13 +224,13 @@ function ensureDir(path: string, mode: number, me: number | undefined, owner?: {
   }
   const info = lstatSync(path)
   if (!info.isDirectory()) throw new Error(`${path} is not a directory: remove it`)
-  if (owner) {
-    if (info.uid !== owner.uid || info.gid !== owner.gid) lchownSync(path, owner.uid, owner.gid)
-  } else if (info.uid !== me) {
+  if (!owner && info.uid !== me) {
     // In a shared /tmp, someone else may have made it first to get at the sensors' files.
     throw new Error(`${path} belongs to uid ${info.uid}, not to attune (uid ${me}): remove it`)
   }
+  // The mode first, while attune may still own it (after the chown only root could change it).
   if ((info.mode & 0o7777) !== mode) chmodSync(path, mode)
+  if (owner && (info.uid !== owner.uid || info.gid !== owner.gid)) lchownSync(path, owner.uid, owner.gid)
 }
 
 /**
