@@ -7,6 +7,12 @@ import {AttuneCommand, databaseFlags} from './base.js'
 
 export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
 
+/**
+ * Whether the Daemon service passes `runAs` to executeSensor() and planLaunch(). Until it does,
+ * a configured sensor.run_as is refused rather than ignored. Remove with the wiring.
+ */
+const DAEMON_APPLIES_RUN_AS = false
+
 /** A signal this soon after the first is the same request delivered twice, not a second one. */
 const REPEAT_SIGNAL_MS = 300
 
@@ -54,6 +60,13 @@ a second signal stops it at once.`
     const {config} = loaded
     // A bad sensor.run_as is bad input (exit 2) before anything starts.
     const runAs = sensorRunAs(loaded)
+    if (runAs && !DAEMON_APPLIES_RUN_AS) {
+      // Fail closed: starting would run every sensor as this process's user, silently.
+      throw new AbortError(`${runAs.source} is "${runAs.spec}", but attune daemon does not apply it yet: its sensors would run as uid ${process.getuid?.()}.`, {
+        code: 'run_as_unsupported',
+        hint: 'Unset it for the daemon for now; attune sensor test and attune sensor run-once apply it. See docs/security.md.',
+      })
+    }
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()

@@ -95,6 +95,12 @@ describe.skipIf(skip)('sensor.run_as from the command line (root)', () => {
     expect(asUser.stderr).not.toContain('Warning')
   })
 
+  it('refuses run_as in the daemon until its service applies it, rather than run sensors as root', async () => {
+    const run = await attune(['daemon', '--no-ui'], {env: {...baseEnv, ATTUNE_SENSOR_RUN_AS: user.name}})
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toContain(`Error: ATTUNE_SENSOR_RUN_AS is "${user.name}", but attune daemon does not apply it yet`)
+  })
+
   it('runs `sensor test` and `sensor run-once` sensors as that user (id -u)', async () => {
     const whoami = files.write('whoami.sh', '#!/bin/bash\necho "{\\"events\\": [{\\"uid\\": $(id -u), \\"gid\\": $(id -g)}]}"\n', 0o644)
     const env = {...baseEnv, ATTUNE_SENSOR_RUN_AS: `${user.uid}:${user.gid}`}
