@@ -439,7 +439,14 @@ export function killSensorTrees(trees: Iterable<SensorTree>): void {
   }
 }
 
-/** Removes this process's cgroup parent when it is empty (at exit; quietly fails otherwise). */
-export function removeCgroupParent(): void {
-  if (cgroupParent) removeCgroup(cgroupParent, true)
+/**
+ * Removes this process's cgroups (at exit). Processes killed a moment ago may still be leaving
+ * them: waits up to `waitMs` for that (synchronously: this runs in the `exit` handler). What is
+ * still populated then stays, and the next attune start removes it.
+ */
+export function removeCgroupParent(waitMs = 250): void {
+  if (!cgroupParent) return
+  const deadline = Date.now() + waitMs
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  while (!removeCgroup(cgroupParent, true) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 10)
 }
