@@ -6,6 +6,7 @@ import {errorMessage} from '../engine/errors.js'
 import {EventPipeline} from '../engine/events/index.js'
 import {registerPacks} from '../engine/packs/index.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import type {SensorIdentity} from '../engine/sensor/run-as.js'
 import {pruneIdempotencyKeys, type RuleRow} from '../engine/store/index.js'
 import {verificationKeys} from '../engine/tokens/index.js'
 import type {TimerSensor} from '../engine/timers/index.js'
@@ -58,6 +59,8 @@ export interface DaemonOptions {
   heartbeatMs?: number
   /** Passed to the scheduler (benchmarks). */
   observe?: Pick<SchedulerOptions, 'onDue' | 'onStart' | 'onFinish'>
+  /** The user every sensor process runs as (`sensor.run_as`, resolved); unset: this process's user. */
+  runAs?: SensorIdentity
 }
 
 export interface DaemonStatus {
@@ -97,7 +100,7 @@ export class Daemon {
 
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
-    this.context = {config: options.config, logger: options.logger, metrics: this.metrics, worker: this.name}
+    this.context = {config: options.config, logger: options.logger, metrics: this.metrics, worker: this.name, runAs: options.runAs}
     this.database = new DatabaseService(this.context)
     this.publisher = new PublisherService(this.context)
     this.registration = new WorkerRegistration(this.context)

@@ -44,7 +44,7 @@ export class LongRunningService {
         continue
       }
       if (running) await running.supervisor.stop()
-      const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, config.sensor.interpreters)
+      const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, config.sensor.interpreters, {runAs: this.context.runAs})
       if ('error' in plan) {
         logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
         continue

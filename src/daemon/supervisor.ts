@@ -2,6 +2,7 @@ import type {Readable} from 'node:stream'
 import {sensorEnvironment} from '../engine/sensor/environment.js'
 import type {LaunchPlan} from '../engine/sensor/execute.js'
 import {groupKiller, spawnDetached} from '../engine/sensor/process.js'
+import {ensureSensorDirs} from '../engine/sensor/run-as.js'
 import type {Logger} from './logger.js'
 
 /**
@@ -29,7 +30,10 @@ export interface LongRunningEvent {
 
 export interface SupervisorOptions {
   sensor: {id: number; ref: string; triggerTypes: string[]; config: unknown; env?: Record<string, string>}
-  /** How to start it: `planLaunch()`'s answer, run without the poll wrapper. */
+  /**
+   * How to start it: `planLaunch()`'s answer, run without the poll wrapper (as `plan.runAs`
+   * when `planLaunch` was given `runAs`).
+   */
   plan: Extract<LaunchPlan, {file: string}>
   triggers: TriggerInstance[]
   /** A fresh sensor token and its expiry. */
@@ -141,13 +145,14 @@ export class LongRunningSupervisor {
       this.scheduleRestart('token')
       return
     }
-    const env = sensorEnvironment({sensorRef: sensor.ref, triggerRef: sensor.triggerTypes[0] ?? '', config: sensor.config, declared: sensor.env})
+    const env = sensorEnvironment({sensorRef: sensor.ref, triggerRef: sensor.triggerTypes[0] ?? '', config: sensor.config, declared: sensor.env, runAs: plan.runAs})
     env.ATTUNE_SENSOR_REF = sensor.ref
     env.ATTUNE_SENSOR_ID = String(sensor.id)
     env.ATTUNE_SENSOR_TRIGGERS = JSON.stringify(this.triggers)
     env.ATTUNE_API_TOKEN = token.token
     const command = longRunningCommand(plan)
-    const child = spawnDetached(command.file, command.args, {env, cwd: plan.entrypoint.replace(/\/[^/]*$/, '') || '/', stdio: ['ignore', 'pipe', 'pipe']})
+    if (plan.runAs) ensureSensorDirs(plan.runAs) // a temp cleaner may have removed them since the plan was made
+    const child = spawnDetached(command.file, command.args, {env, cwd: plan.entrypoint.replace(/\/[^/]*$/, '') || '/', stdio: ['ignore', 'pipe', 'pipe'], runAs: plan.runAs})
     this.child = child
     this.status.pid = child.pid ?? null
     this.status.state = this.failing() ? 'failed' : 'running'

@@ -102,7 +102,7 @@ async function resolveSensor(store: Store, options: RunOnceOptions): Promise<Res
   const warnings: string[] = []
   if (/\.ya?ml$/i.test(options.sensor) && existsSync(options.sensor)) return resolveDefinition(store, options)
   if (looksLikeFile(options.sensor)) {
-    const {sensor, trigger} = await prepareLocalSensor({file: options.sensor, ...options.file})
+    const {sensor, trigger} = await prepareLocalSensor({file: options.sensor, ...options.file, runAs: options.execute?.runAs})
     const row = await getTrigger(store, trigger.ref)
     if (!row) warnings.push(`trigger ${trigger.ref} is not registered: no rule can match its events`)
     const config = options.config ?? {}

@@ -1,6 +1,7 @@
 import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {AbortError} from '../errors.js'
+import {secretFromEnv} from '../config.js'
 import {connectToServedDatabase} from './embedded.js'
 import {migrate, type MigrateResult} from './migrate.js'
 import {openPgStore} from './pg.js'
@@ -33,9 +34,9 @@ export function resolveAttuneHome(env: NodeJS.ProcessEnv = process.env): string 
   return resolve(env.ATTUNE_HOME || join(homedir(), '.attune'))
 }
 
-/** The database URL from the environment: `ATTUNE_DATABASE_URL`, else `DATABASE_URL`. */
+/** The database URL from the environment: `ATTUNE_DATABASE_URL`, else `DATABASE_URL` (each also as `*_FILE`). */
 export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.ATTUNE_DATABASE_URL || env.DATABASE_URL || undefined
+  return secretFromEnv(env, 'ATTUNE_DATABASE_URL') ?? secretFromEnv(env, 'DATABASE_URL')
 }
 
 /** The embedded database's data directory under a home. */
