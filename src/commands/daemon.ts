@@ -81,7 +81,7 @@ a second signal stops it at once.`
     const config = withJwtSecret(loaded, {generate: true, notice: (message) => logger.info(message)})
     const rootWarning = sensorRootWarning(runAs)
     if (rootWarning) logger.warn(rootWarning)
-    const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name, runAs})
+    const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name, runAs, logLevel: level})
 
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
       const first = (signal: NodeJS.Signals) => {

@@ -55,6 +55,7 @@ export class LongRunningService {
         maxRestartAttempts: config.sensor.max_restart_attempts,
         triggers,
         issueToken: () => this.issueToken(this.database.store, row),
+        environment: this.environment(),
         onEvent: async (event) => {
           const key = `event:${row.ref}:${randomUUID()}`
           const stored = await this.database.write(`storing an event of ${row.ref}`, () =>
@@ -81,6 +82,17 @@ export class LongRunningService {
       if (wanted.has(ref)) continue
       await supervisor.stop()
       this.supervisors.delete(ref)
+    }
+  }
+
+  /** Attune's sensor environment beyond the token (the API, the broker, the log level). */
+  private environment(): Record<string, string> {
+    const {config, apiUrl, logLevel} = this.context
+    const url = apiUrl?.()
+    return {
+      ...(url ? {ATTUNE_API_URL: url} : {}),
+      ...(config.amqp.url ? {ATTUNE_MQ_URL: config.amqp.url, ATTUNE_MQ_EXCHANGE: 'attune.events'} : {}),
+      ATTUNE_LOG_LEVEL: logLevel ?? 'info',
     }
   }
 

@@ -17,6 +17,10 @@ export interface DaemonContext {
   worker: string
   /** The user sensor processes run as (`sensor.run_as`), if set. */
   runAs?: SensorIdentity
+  /** The daemon's API base URL once it listens (for long-running sensors' ATTUNE_API_URL). */
+  apiUrl?: () => string | undefined
+  /** The daemon's log level (for ATTUNE_LOG_LEVEL). */
+  logLevel?: string
 }
 
 /** A promise that rejects with `DeadlineError` when `promise` has not settled within `ms`. */
