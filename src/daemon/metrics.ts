@@ -14,6 +14,12 @@ export class DaemonMetrics {
   readonly sensorsStuck = new Gauge({name: 'attune_sensors_stuck', help: 'Sensors that have not completed a poll within 3x their interval.', registers: [this.registry]})
   readonly overruns = new Counter({name: 'attune_sensor_poll_overruns_total', help: 'Polls skipped because the previous poll of the sensor was still running.', labelNames: ['sensor'], registers: [this.registry]})
   readonly events = new Counter({name: 'attune_events_total', help: 'Events stored.', labelNames: ['trigger'], registers: [this.registry]})
+  readonly deduplicated = new Counter({
+    name: 'attune_events_deduplicated_total',
+    help: 'Events dropped because their trigger saw their dedup key within its window.',
+    labelNames: ['trigger'],
+    registers: [this.registry],
+  })
   readonly enforcements = new Counter({name: 'attune_enforcements_total', help: 'Enforcements created (rule matches).', labelNames: ['rule'], registers: [this.registry]})
   readonly pollDuration = new Histogram({
     name: 'attune_sensor_poll_duration_seconds',

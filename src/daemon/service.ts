@@ -84,6 +84,7 @@ export class Ticker {
 /** Counts what a write stored in the daemon's metrics. */
 export function countStored(metrics: DaemonMetrics, trigger: string, stored: PersistResult): void {
   if (stored.replayed) return
-  metrics.events.inc({trigger}, stored.events.length)
+  metrics.events.inc({trigger}, stored.events.length - stored.deduplicated)
+  if (stored.deduplicated > 0) metrics.deduplicated.inc({trigger}, stored.deduplicated)
   for (const enforcement of stored.enforcements) metrics.enforcements.inc({rule: enforcement.rule_ref})
 }

@@ -102,6 +102,25 @@ describe.each(backends())('the sensor API on $name (real HTTP)', (backend) => {
     expect((await post('/api/v1/events', {trigger_ref: 'api.tick'}, {'idempotency-key': 'bad key with spaces'})).status).toBe(400)
   })
 
+  it.skipIf(backend.skip)('answers a duplicate within the trigger\'s dedup window with 200 and the first event\'s id, storing nothing', async () => {
+    await store.query("INSERT INTO attune_sensor.trigger_settings (trigger, dedup_key, dedup_window_ms) SELECT id, 'payload.delivery', 600000 FROM attune.trigger WHERE ref = 'api.tick'")
+    try {
+      const before = await count('SELECT count(*)::int AS n FROM attune.event')
+      const first = await post('/api/v1/events', {trigger_ref: 'api.tick', payload: {n: 5, delivery: 'd-1'}})
+      const again = await post('/api/v1/events', {trigger_ref: 'api.tick', payload: {n: 6, delivery: 'd-1'}})
+      expect(first.status).toBe(201)
+      expect(again.status).toBe(200)
+      expect(again.headers.get('attune-deduplicated')).toBe('true')
+      const [a, b] = [(await first.json()) as {data: {id: number}}, (await again.json()) as {data: {id: number; enforcements: unknown[]}}]
+      expect(b.data.id).toBe(a.data.id)
+      expect(b.data.enforcements).toEqual([])
+      expect(await count('SELECT count(*)::int AS n FROM attune.event')).toBe(before + 1)
+      expect((await post('/api/v1/events', {trigger_ref: 'api.tick', payload: {n: 7, delivery: 'd-2'}})).status).toBe(201)
+    } finally {
+      await store.query("DELETE FROM attune_sensor.trigger_settings WHERE trigger = (SELECT id FROM attune.trigger WHERE ref = 'api.tick')")
+    }
+  })
+
   it.skipIf(backend.skip)('refuses every bad token with 401, on every authenticated route', async () => {
     const now = Math.floor(Date.now() / 1000)
     const claims = {sub: '1', login: 'api.sensor', iat: now, exp: now + 3600, token_type: 'sensor', scope: 'sensor', metadata: {trigger_types: ['api.tick']}}

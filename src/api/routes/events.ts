@@ -104,7 +104,9 @@ export function eventRoutes(context: ApiContext) {
         throw error
       }
       const event = stored.events[0]
-      reply.code(201)
+      // A duplicate within the trigger's dedup window: not stored; the first event's id, 200.
+      reply.code(event.duplicate ? 200 : 201)
+      if (event.duplicate) reply.header('attune-deduplicated', 'true')
       if (stored.replayed) reply.header('idempotent-replayed', 'true')
       return {
         data: {
