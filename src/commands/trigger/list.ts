@@ -12,7 +12,9 @@ export default class TriggerList extends AttuneCommand<typeof TriggerList> {
 
   public async run(): Promise<{triggers: TriggerRow[]}> {
     const {listTriggers} = await import('../../engine/store/index.js')
-    const triggers = await this.withStore((store) => listTriggers(store, {pack: this.flags.pack}))
+    const {redactWebhookConfig} = await import('../../engine/webhooks/index.js')
+    // The webhook key is shown (it is what `trigger webhook enable` prints); the HMAC secret never is.
+    const triggers = (await this.withStore((store) => listTriggers(store, {pack: this.flags.pack}))).map((trigger) => ({...trigger, webhook_config: redactWebhookConfig(trigger.webhook_config)}))
     if (!this.jsonEnabled()) {
       const {renderTable, enabledColor} = await import('../../ui/table.js')
       const keys = (schema: Record<string, unknown> | null) => Object.keys((schema?.properties as Record<string, unknown> | undefined) ?? {}).join(', ')
@@ -23,6 +25,7 @@ export default class TriggerList extends AttuneCommand<typeof TriggerList> {
             {header: 'REF', value: (trigger) => trigger.ref, color: (trigger) => enabledColor(trigger.enabled)},
             {header: 'PARAMETERS', value: (trigger) => keys(trigger.param_schema)},
             {header: 'PAYLOAD', value: (trigger) => keys(trigger.out_schema)},
+            {header: 'WEBHOOK', value: (trigger) => (trigger.webhook_enabled ? 'enabled' : '')},
             {header: 'LABEL', value: (trigger) => trigger.label},
           ],
           'No triggers registered. Register a pack with: attune pack register DIR',

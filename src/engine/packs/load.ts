@@ -2,6 +2,7 @@ import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import {extname, isAbsolute, join, relative, resolve} from 'node:path'
 import {inferRuntime} from '../sensor/runtimes.js'
 import {didYouMean} from '../suggest.js'
+import {readTriggerWebhookSettings, type TriggerWebhookSettings} from '../webhooks/config.js'
 import {FieldError, formatField, PackError, type FieldPath, type PackProblem} from './errors.js'
 import {MAX_LENGTH, NESTED_KEYS, PACK_FILE_KEYS, type PackFileKind} from './keys.js'
 import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
@@ -48,7 +49,8 @@ export interface RuntimeDefinition {
   source: ItemSource
 }
 
-export interface TriggerDefinition {
+/** `webhook_enabled`/`webhook_config` are set only when the file has them (see readTriggerWebhookSettings). */
+export interface TriggerDefinition extends TriggerWebhookSettings {
   ref: string
   pack_ref: string
   label: string
@@ -401,8 +403,10 @@ function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undef
   const ref = reader.ref(packRef)
   const params = reader.schema('parameters', 'param_schema', 'parameters_schema')
   const output = reader.schema('output', 'out_schema', 'payload_schema')
+  const webhook = readTriggerWebhookSettings(reader.data, (path, message) => reader.fail(path, message))
   if (!ref) return undefined
   return {
+    ...webhook,
     ...itemIdentity(reader, ref, packRef),
     enabled: reader.boolean('enabled', true),
     param_schema: params.schema,
