@@ -74,7 +74,7 @@ describe.each(backends())('webhook settings in trigger pack files on $name', (ba
   it.skipIf(backend.skip)('removes the key when the file disables the webhook (as Attune\'s disable does); a dry run makes no key', async () => {
     writeFiles(dir, {'triggers/push.yaml': 'ref: wh.push\nlabel: Push\nwebhook_enabled: false\n'})
     const report = await registerPacks(store, [dir], {coreWhenEmpty: false})
-    expect(report.items.find((item) => item.ref === 'wh.push')).toMatchObject({status: 'updated', changed: ['webhook_enabled', 'webhook_config', 'webhook_key']})
+    expect(report.items.find((item) => item.ref === 'wh.push')).toMatchObject({status: 'updated', changed: ['webhook_enabled', 'webhook_key', 'webhook_config']})
     expect(await trigger('wh.push')).toMatchObject({webhook_enabled: false, webhook_key: null, webhook_config: {}})
 
     writeFiles(dir, {'triggers/push.yaml': PUSH})

@@ -2,12 +2,12 @@ import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import {extname, isAbsolute, join, relative, resolve} from 'node:path'
 import {inferRuntime} from '../sensor/runtimes.js'
 import {didYouMean} from '../suggest.js'
-import {readTriggerWebhookSettings, type TriggerWebhookSettings} from '../webhooks/config.js'
 import {FieldError, formatField, PackError, type FieldPath, type PackProblem} from './errors.js'
 import {MAX_LENGTH, NESTED_KEYS, PACK_FILE_KEYS, type PackFileKind} from './keys.js'
 import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
 import {compileSchema, toJsonSchema, validationProblems, type JsonSchema} from './schema.js'
 import {readYamlFile, type YamlDoc} from './yaml.js'
+import {readTriggerWebhookSettings, type TriggerWebhookSettings} from '../webhooks/config.js'
 
 export type ExecutionMode = 'poll' | 'persistent' | 'long_running'
 
@@ -401,9 +401,9 @@ function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undef
 
 function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undefined {
   const ref = reader.ref(packRef)
+  const webhook = readTriggerWebhookSettings(reader.data, (path, message) => reader.fail(path, message))
   const params = reader.schema('parameters', 'param_schema', 'parameters_schema')
   const output = reader.schema('output', 'out_schema', 'payload_schema')
-  const webhook = readTriggerWebhookSettings(reader.data, (path, message) => reader.fail(path, message))
   if (!ref) return undefined
   return {
     ...webhook,

@@ -8,7 +8,7 @@ import {storedConditions} from '../rules/stored.js'
 import type {JsonValue} from '../rules/types.js'
 import {upsertByRef, type ColumnValue, type RefTable, type UpsertResult} from '../store/upsert.js'
 import type {Queryable, Store} from '../store/types.js'
-import {settleWebhookKey, webhookColumns} from '../webhooks/keys.js'
+import {webhookColumns} from '../webhooks/keys.js'
 import {PackError, type FieldPath, type PackProblem} from './errors.js'
 import {readPack, type ItemSource, type LoadedPack, type SkippedKind} from './load.js'
 
@@ -298,7 +298,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     for (const {triggers} of packs) {
       for (const trigger of triggers) {
         const result = await upsertByRef(tx, 'trigger', trigger.ref, {
-          ...webhookColumns(trigger),
+          ...(await webhookColumns(tx, trigger)),
           pack: id(packIds.get(trigger.pack_ref)!),
           pack_ref: text(trigger.pack_ref),
           label: text(trigger.label),
@@ -307,8 +307,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           param_schema: json(trigger.param_schema),
           out_schema: json(trigger.out_schema),
         })
-        // A key for a trigger the file enables (an existing one is kept), none for one it disables.
-        record('trigger', trigger.ref, trigger.pack_ref, trigger.source, await settleWebhookKey(tx, result, trigger))
+        record('trigger', trigger.ref, trigger.pack_ref, trigger.source, result)
       }
     }
 

@@ -6,7 +6,6 @@ export {
   enableWebhook,
   generateWebhookKey,
   regenerateWebhookKey,
-  settleWebhookKey,
   WEBHOOK_KEY,
   webhookColumns,
   webhookPath,

@@ -10,7 +10,7 @@ import {randomBytes} from 'node:crypto'
 import {AbortError} from '../errors.js'
 import {closestName} from '../suggest.js'
 import type {Queryable} from '../store/types.js'
-import type {ColumnValue, UpsertResult} from '../store/upsert.js'
+import type {ColumnValue} from '../store/upsert.js'
 import type {TriggerWebhookSettings} from './config.js'
 
 /** Attune's webhook key format. */
@@ -92,27 +92,24 @@ export async function regenerateWebhookKey(q: Queryable, ref: string): Promise<W
   return {trigger_ref: ref, webhook_enabled: true, webhook_key: key, previous_key_revoked: trigger.webhook_key !== null}
 }
 
-/** The webhook columns a trigger file sets, for the trigger's upsert (none when the file has no webhook keys). */
-export function webhookColumns(settings: TriggerWebhookSettings): Record<string, ColumnValue> {
-  const columns: Record<string, ColumnValue> = {}
-  if (settings.webhook_enabled !== undefined) columns.webhook_enabled = {type: 'boolean', value: settings.webhook_enabled}
-  if (settings.webhook_config !== undefined) columns.webhook_config = {type: 'jsonb', value: settings.webhook_config}
-  return columns
-}
-
 /**
- * After a trigger's upsert from a pack file: a trigger the file enables gets a key when it
- * has none (an existing key is kept: registering again never rotates it), one the file
- * disables loses its key (as `disableWebhook`). Returns the upsert result with `webhook_key`
- * among the changes when the key changed.
+ * The webhook columns a trigger file sets, for the trigger's upsert (none when the file has no
+ * webhook keys). A trigger the file enables keeps the key it has, or gets one (registering
+ * again never rotates a key); one the file disables loses its key, as `disableWebhook`.
  */
-export async function settleWebhookKey(q: Queryable, result: UpsertResult, settings: TriggerWebhookSettings): Promise<UpsertResult> {
-  if (settings.webhook_enabled === undefined) return result
-  const {rowCount} = settings.webhook_enabled
-    ? await q.query('UPDATE attune.trigger SET webhook_key = $2 WHERE id = $1 AND webhook_key IS NULL', [result.id, generateWebhookKey()])
-    : await q.query('UPDATE attune.trigger SET webhook_key = NULL WHERE id = $1 AND webhook_key IS NOT NULL', [result.id])
-  if (rowCount === 0 || result.status === 'created') return result
-  return {id: result.id, status: 'updated', changed: [...result.changed, 'webhook_key']}
+export async function webhookColumns(q: Queryable, trigger: {ref: string} & TriggerWebhookSettings): Promise<Record<string, ColumnValue>> {
+  const columns: Record<string, ColumnValue> = {}
+  if (trigger.webhook_enabled !== undefined) {
+    columns.webhook_enabled = {type: 'boolean', value: trigger.webhook_enabled}
+    let key: string | null = null
+    if (trigger.webhook_enabled) {
+      const {rows} = await q.query<{webhook_key: string | null}>('SELECT webhook_key FROM attune.trigger WHERE ref = $1 FOR UPDATE', [trigger.ref])
+      key = rows[0]?.webhook_key ?? generateWebhookKey()
+    }
+    columns.webhook_key = {type: 'text', value: key}
+  }
+  if (trigger.webhook_config !== undefined) columns.webhook_config = {type: 'jsonb', value: trigger.webhook_config}
+  return columns
 }
 
 /** A webhook's state with its URL (the `--json` of `attune trigger webhook enable|disable|regenerate`). */
