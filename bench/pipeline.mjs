@@ -111,7 +111,7 @@ export async function run() {
 }
 
 /** A throwaway PostgreSQL 15 with production durability (only the harness's binaries path is reused). */
-async function privatePostgres(cleanup) {
+export async function privatePostgres(cleanup) {
   const {POSTGRES_BIN} = await tsImport('../test/support/postgres.ts', import.meta.url)
   const dir = mkdtempSync(join(tmpdir(), 'attune-bench-pg-'))
   cleanup.push(() => rmSync(dir, {recursive: true, force: true}))
@@ -175,7 +175,7 @@ async function privateRabbit(cleanup) {
  * Attune's rows: a pack, a runtime, a trigger, a sensor, an action and ten rules of which exactly
  * one (bench.r3) matches the events; every rule renders a parameter from the event.
  */
-async function setUp(store) {
+export async function setUp(store) {
   const one = async (sql, params = []) => (await store.query(sql, params)).rows[0].id
   const pack = await one("INSERT INTO attune.pack (ref, label, version) VALUES ('bench', 'Bench', '1.0.0') RETURNING id")
   const runtime = await one("INSERT INTO attune.runtime (ref, pack, pack_ref, name, distributions) VALUES ('bench.shell', $1, 'bench', 'Shell', '{}') RETURNING id", [pack])

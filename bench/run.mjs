@@ -3,7 +3,7 @@
 // `--json` prints one JSON document instead of the table.
 import {existsSync} from 'node:fs'
 
-const SUITES = ['./sensor.mjs', './rules.mjs', './timers.mjs', './daemon.mjs', './detect.mjs', './pipeline.mjs', './scaleout.mjs']
+const SUITES = ['./sensor.mjs', './rules.mjs', './timers.mjs', './daemon.mjs', './detect.mjs', './pipeline.mjs', './api.mjs', './scaleout.mjs']
 const json = process.argv.includes('--json')
 const reports = []
 for (const suite of SUITES) {

@@ -46,8 +46,11 @@ export interface ApiServer {
   readonly port: number
   readonly url: string
   readonly app: FastifyInstance
-  /** Stops accepting; requests in flight finish first. */
-  close(): Promise<void>
+  /**
+   * Stops accepting; requests in flight get up to `graceMs` (default 10 s) to finish and are
+   * answered with `Connection: close`; then every connection is closed.
+   */
+  close(graceMs?: number): Promise<void>
 }
 
 /** Builds the fastify instance (not listening): for the daemon and for tests (`inject`). */
@@ -114,6 +117,31 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     void reply.code(404).send(errorBody(404, `No route ${request.method} ${request.url.split('?')[0]}`))
   })
 
+  // Requests in flight, so that a stop waits for them (their events are committed) and no longer.
+  let inflight = 0
+  let closing = false
+  app.addHook('onRequest', (_request, _reply, done) => {
+    inflight++
+    done()
+  })
+  app.addHook('onResponse', (_request, _reply, done) => {
+    inflight--
+    done()
+  })
+  app.addHook('onRequestAbort', (_request, done) => {
+    inflight--
+    done()
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close')
+    done(null, payload)
+  })
+  app.decorate('attuneDrain', async (graceMs: number) => {
+    closing = true
+    const deadline = Date.now() + graceMs
+    while (inflight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  })
+
   if (metrics) {
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched'
@@ -141,6 +169,13 @@ export async function startApi(options: ApiOptions): Promise<ApiServer> {
     port: address.port,
     url: `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`,
     app,
-    close: () => app.close(),
+    async close(graceMs = 10_000) {
+      // No new connections; keep-alive clients are told to go; in-flight requests finish.
+      app.server.close()
+      app.server.closeIdleConnections()
+      await (app as unknown as {attuneDrain: (ms: number) => Promise<void>}).attuneDrain(graceMs)
+      app.server.closeAllConnections()
+      await app.close()
+    },
   }
 }

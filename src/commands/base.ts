@@ -75,6 +75,8 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
       onMigrated: (result) => {
         if (!this.jsonEnabled()) process.stderr.write(`Prepared the database (${result.applied.length} migration(s) applied).\n`)
       },
+      // A notice on stderr even under --json: stdout keeps the one result document.
+      onWait: (message) => process.stderr.write(`${message}\n`),
     })
   }
 

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import type {DaemonStatus} from '../daemon/daemon.js'
 import {AbortError} from '../engine/errors.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import {sensorRootWarning, sensorRunAs, type SensorIdentity} from '../engine/sensor/run-as.js'
 import {withJwtSecret} from '../engine/tokens/index.js'
 import {AttuneCommand, databaseFlags} from './base.js'
 
@@ -54,7 +55,22 @@ a second signal stops it at once.`
       amqp: {url: flags['amqp-url']},
       daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
       api: {port: flags['api-port'], host: flags['api-host'], enabled: flags['no-api'] ? false : undefined},
-    }).config
+    })
+    // A bad sensor.run_as is bad input (exit 2) before anything starts.
+    const runAs = sensorRunAs(loaded)
+    // On the embedded database the daemon owns it from this moment, before its (slow) start:
+    // commands run meanwhile wait for its socket instead of taking the database from it.
+    const {claimEmbeddedDatabase} = await import('../engine/store/owner.js')
+    const claim = loaded.config.database.url ? undefined : claimEmbeddedDatabase(loaded.config.home)
+    try {
+      return await this.serve(loaded.config, runAs)
+    } finally {
+      claim?.release()
+    }
+  }
+
+  private async serve(loaded: ReturnType<DaemonCommand['loadConfig']>['config'], runAs: SensorIdentity | undefined): Promise<DaemonResult> {
+    const {flags} = this
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
@@ -63,7 +79,9 @@ a second signal stops it at once.`
     const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
     // The embedded default needs no setup: a secret for this home is generated once (said once).
     const config = withJwtSecret(loaded, {generate: true, notice: (message) => logger.info(message)})
-    const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name})
+    const rootWarning = sensorRootWarning(runAs)
+    if (rootWarning) logger.warn(rootWarning)
+    const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name, runAs, logLevel: level})
 
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
       const first = (signal: NodeJS.Signals) => {

@@ -6,6 +6,7 @@ import {errorMessage} from '../engine/errors.js'
 import {EventPipeline} from '../engine/events/index.js'
 import {registerPacks} from '../engine/packs/index.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
+import type {SensorIdentity} from '../engine/sensor/run-as.js'
 import {pruneIdempotencyKeys, type RuleRow} from '../engine/store/index.js'
 import {verificationKeys} from '../engine/tokens/index.js'
 import type {TimerSensor} from '../engine/timers/index.js'
@@ -58,6 +59,10 @@ export interface DaemonOptions {
   heartbeatMs?: number
   /** Passed to the scheduler (benchmarks). */
   observe?: Pick<SchedulerOptions, 'onDue' | 'onStart' | 'onFinish'>
+  /** The user every sensor process runs as (`sensor.run_as`, resolved); unset: this process's user. */
+  runAs?: SensorIdentity
+  /** The log level, passed to long-running sensors as ATTUNE_LOG_LEVEL. */
+  logLevel?: string
 }
 
 export interface DaemonStatus {
@@ -97,7 +102,7 @@ export class Daemon {
 
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
-    this.context = {config: options.config, logger: options.logger, metrics: this.metrics, worker: this.name}
+    this.context = {config: options.config, logger: options.logger, metrics: this.metrics, worker: this.name, runAs: options.runAs, apiUrl: () => this.api?.url, logLevel: options.logLevel}
     this.database = new DatabaseService(this.context)
     this.publisher = new PublisherService(this.context)
     this.registration = new WorkerRegistration(this.context)
@@ -156,6 +161,8 @@ export class Daemon {
     database.onUp(() => polling.resume())
 
     await registration.register(store)
+    // Before the sensors start: long-running ones get its URL.
+    await this.startApi(pipeline)
     await reconciler.reload()
     if (this.options.healthPort !== undefined) {
       this.health = await startHealthServer(this.options.healthPort, {
@@ -169,7 +176,6 @@ export class Daemon {
       })
       logger.info('health endpoints listening', {url: `http://127.0.0.1:${this.health.port}/healthz`})
     }
-    await this.startApi(pipeline)
     // The reload is also the lease tick: a quarter of the lease keeps failover close to the lease time.
     this.ticker.every('reload', this.options.reloadIntervalMs ?? Math.min(2000, (config.daemon.lease_seconds * 1000) / 4), () => reconciler.reload())
     // The heartbeat keeps this worker counted as live by the others: well within the lease time.

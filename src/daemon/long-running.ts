@@ -44,7 +44,7 @@ export class LongRunningService {
         continue
       }
       if (running) await running.supervisor.stop()
-      const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, config.sensor.interpreters)
+      const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, config.sensor.interpreters, {runAs: this.context.runAs})
       if ('error' in plan) {
         logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
         continue
@@ -55,6 +55,7 @@ export class LongRunningService {
         maxRestartAttempts: config.sensor.max_restart_attempts,
         triggers,
         issueToken: () => this.issueToken(this.database.store, row),
+        environment: this.environment(),
         onEvent: async (event) => {
           const key = `event:${row.ref}:${randomUUID()}`
           const stored = await this.database.write(`storing an event of ${row.ref}`, () =>
@@ -81,6 +82,17 @@ export class LongRunningService {
       if (wanted.has(ref)) continue
       await supervisor.stop()
       this.supervisors.delete(ref)
+    }
+  }
+
+  /** Attune's sensor environment beyond the token (the API, the broker, the log level). */
+  private environment(): Record<string, string> {
+    const {config, apiUrl, logLevel} = this.context
+    const url = apiUrl?.()
+    return {
+      ...(url ? {ATTUNE_API_URL: url} : {}),
+      ...(config.amqp.url ? {ATTUNE_MQ_URL: config.amqp.url, ATTUNE_MQ_EXCHANGE: 'attune.events'} : {}),
+      ATTUNE_LOG_LEVEL: logLevel ?? 'info',
     }
   }
 

@@ -72,7 +72,7 @@ export class PollingService {
       if (seen.has(ref)) continue
       this.scheduler.remove(ref)
       this.sensors.delete(ref)
-      this.runners.close(`${ref}\0${ref}`)
+      this.runners.closeSensor(ref)
       this.context.logger.info('sensor removed or disabled', {sensor: ref})
     }
   }
@@ -124,7 +124,7 @@ export class PollingService {
           {ref: sensor.ref, entrypoint: sensorEntryPath(sensor), runtime: sensorExecutor(sensor) ?? sensor.runtime_ref, execution: sensor.execution, env: sensor.env ?? undefined},
           {ref: sensor.trigger_ref},
           sensorConfig,
-          {timeoutMs: config.sensor.timeout * 1000, maxOutputBytes: config.sensor.max_output_bytes, interpreters: config.sensor.interpreters, runners: this.runners},
+          {timeoutMs: config.sensor.timeout * 1000, maxOutputBytes: config.sensor.max_output_bytes, interpreters: config.sensor.interpreters, runners: this.runners, runAs: this.context.runAs},
         ),
         this.processDeadlineMs,
         'the sensor process',

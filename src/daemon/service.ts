@@ -1,6 +1,7 @@
 import {errorMessage} from '../engine/errors.js'
 import type {AttuneConfig} from '../engine/config.js'
 import type {PersistResult} from '../engine/events/index.js'
+import type {SensorIdentity} from '../engine/sensor/run-as.js'
 import type {Logger} from './logger.js'
 import type {DaemonMetrics} from './metrics.js'
 
@@ -14,6 +15,12 @@ export interface DaemonContext {
   metrics: DaemonMetrics
   /** This daemon's worker name. */
   worker: string
+  /** The user sensor processes run as (`sensor.run_as`), if set. */
+  runAs?: SensorIdentity
+  /** The daemon's API base URL once it listens (for long-running sensors' ATTUNE_API_URL). */
+  apiUrl?: () => string | undefined
+  /** The daemon's log level (for ATTUNE_LOG_LEVEL). */
+  logLevel?: string
 }
 
 /** A promise that rejects with `DeadlineError` when `promise` has not settled within `ms`. */

@@ -2,15 +2,19 @@ import type {Readable} from 'node:stream'
 import {sensorEnvironment} from '../engine/sensor/environment.js'
 import type {LaunchPlan} from '../engine/sensor/execute.js'
 import {groupKiller, spawnDetached} from '../engine/sensor/process.js'
+import {ensureSensorDirs} from '../engine/sensor/run-as.js'
 import type {Logger} from './logger.js'
 
 /**
- * Long-running sensors (SPEC §4, seed 004): started once and supervised. They receive the
- * trigger instances they serve in ATTUNE_SENSOR_TRIGGERS (built from the enabled rules at
- * start: the bootstrap the seed lacked), a sensor token in ATTUNE_API_TOKEN, and print one
- * JSON event per stdout line; stderr is their log. A crash restarts them with capped
- * exponential backoff; a new trigger list (rule created/enabled/disabled/deleted) or a token
- * near its expiry restarts them with the new environment.
+ * Long-running sensors (SPEC §4, seed 004; Attune's standalone sensors): started once and
+ * supervised, with Attune's environment: the trigger instances they serve in
+ * ATTUNE_SENSOR_TRIGGERS (built from the enabled rules at start: the bootstrap the seed lacked),
+ * a sensor token in ATTUNE_API_TOKEN, the daemon's API in ATTUNE_API_URL, the broker in
+ * ATTUNE_MQ_URL / ATTUNE_MQ_EXCHANGE when there is one, ATTUNE_LOG_LEVEL. They emit events
+ * through the API or as one JSON event per stdout line; stderr is their log. A crash restarts
+ * them with capped exponential backoff; a new trigger list (rule created/enabled/disabled/
+ * deleted) restarts them with the new environment. They refresh their token themselves
+ * (`POST /api/v1/auth/refresh`): the daemon never restarts one to renew it.
  */
 
 export interface TriggerInstance {
@@ -29,12 +33,17 @@ export interface LongRunningEvent {
 
 export interface SupervisorOptions {
   sensor: {id: number; ref: string; triggerTypes: string[]; config: unknown; env?: Record<string, string>}
-  /** How to start it: `planLaunch()`'s answer, run without the poll wrapper. */
+  /**
+   * How to start it: `planLaunch()`'s answer, run without the poll wrapper (as `plan.runAs`
+   * when `planLaunch` was given `runAs`).
+   */
   plan: Extract<LaunchPlan, {file: string}>
   triggers: TriggerInstance[]
   /** A fresh sensor token and its expiry. */
   issueToken: () => Promise<{token: string; expiresAt: Date}>
   onEvent: (event: LongRunningEvent) => Promise<void>
+  /** More of Attune's environment: ATTUNE_API_URL, ATTUNE_MQ_URL, ATTUNE_MQ_EXCHANGE, ATTUNE_LOG_LEVEL. */
+  environment?: Record<string, string>
   logger: Logger
   /** First restart delay; doubles per consecutive crash up to `maxBackoffMs`. */
   backoffMs?: number
@@ -76,7 +85,6 @@ export class LongRunningSupervisor {
   private stopped = false
   private consecutiveCrashes = 0
   private restartTimer?: NodeJS.Timeout
-  private renewTimer?: NodeJS.Timeout
   private stableTimer?: NodeJS.Timeout
   private triggers: TriggerInstance[]
   private readonly status: SupervisorStatus
@@ -109,7 +117,6 @@ export class LongRunningSupervisor {
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.restartTimer)
-    clearTimeout(this.renewTimer)
     clearTimeout(this.stableTimer)
     this.status.state = 'stopped'
     await this.killChild()
@@ -141,13 +148,15 @@ export class LongRunningSupervisor {
       this.scheduleRestart('token')
       return
     }
-    const env = sensorEnvironment({sensorRef: sensor.ref, triggerRef: sensor.triggerTypes[0] ?? '', config: sensor.config, declared: sensor.env})
+    const env = sensorEnvironment({sensorRef: sensor.ref, triggerRef: sensor.triggerTypes[0] ?? '', config: sensor.config, declared: sensor.env, runAs: plan.runAs})
     env.ATTUNE_SENSOR_REF = sensor.ref
     env.ATTUNE_SENSOR_ID = String(sensor.id)
     env.ATTUNE_SENSOR_TRIGGERS = JSON.stringify(this.triggers)
     env.ATTUNE_API_TOKEN = token.token
+    Object.assign(env, this.options.environment)
     const command = longRunningCommand(plan)
-    const child = spawnDetached(command.file, command.args, {env, cwd: plan.entrypoint.replace(/\/[^/]*$/, '') || '/', stdio: ['ignore', 'pipe', 'pipe']})
+    if (plan.runAs) ensureSensorDirs(plan.runAs) // a temp cleaner may have removed them since the plan was made
+    const child = spawnDetached(command.file, command.args, {env, cwd: plan.entrypoint.replace(/\/[^/]*$/, '') || '/', stdio: ['ignore', 'pipe', 'pipe'], runAs: plan.runAs})
     this.child = child
     this.status.pid = child.pid ?? null
     this.status.state = this.failing() ? 'failed' : 'running'
@@ -155,13 +164,6 @@ export class LongRunningSupervisor {
     logger.info('long-running sensor started', {sensor: sensor.ref, pid: child.pid, triggers: this.triggers.length})
     this.readLines(child.stdout as Readable, (line) => this.onStdoutLine(line))
     this.readLines(child.stderr as Readable, (line) => logger.info('sensor log', {sensor: sensor.ref, line}))
-    // Renew the token (by restarting) once 80 % of its lifetime has passed.
-    const renewIn = Math.max(60_000, (token.expiresAt.getTime() - Date.now()) * 0.8)
-    clearTimeout(this.renewTimer)
-    this.renewTimer = setTimeout(() => {
-      logger.info('renewing the sensor token', {sensor: sensor.ref})
-      void this.restartNow()
-    }, Math.min(renewIn, 2 ** 31 - 1))
     // A sensor that stays up a minute has recovered: the next crash starts the backoff afresh.
     clearTimeout(this.stableTimer)
     this.stableTimer = setTimeout(() => {

@@ -4,6 +4,7 @@ import {homedir} from 'node:os'
 import {join, resolve} from 'node:path'
 import {parseDocument} from 'yaml'
 import {AbortError} from './errors.js'
+import {runAsSyntaxError} from './sensor/run-as.js'
 
 /**
  * attune's configuration, resolved in one place for the CLI and the daemon:
@@ -40,6 +41,11 @@ export interface AttuneConfig {
     max_output_bytes: number
     interpreters: {python?: string; node?: string; shell?: string}
     capabilities: {runtimes?: string[]}
+    /**
+     * `user[:group]` every sensor process runs as (names or numeric ids); unset: as attune's
+     * own user. docs/security.md.
+     */
+    run_as?: string
   }
   daemon: {health_port?: number; lease_seconds: number; shutdown_timeout: number}
   /**
@@ -103,6 +109,7 @@ const SCHEMA = {
           additionalProperties: false,
           properties: {runtimes: {type: 'array', items: {type: 'string'}}},
         },
+        run_as: {type: 'string', minLength: 1},
       },
     },
     daemon: {
@@ -147,6 +154,8 @@ export interface LoadedConfig {
   config: AttuneConfig
   /** The config file that was read, if any. */
   file?: string
+  /** Where settings whose errors must name their origin came from (`ATTUNE_SENSOR_RUN_AS`, `sensor.run_as in FILE`). */
+  origins: {'sensor.run_as'?: string}
 }
 
 function describeAjvError(error: ErrorObject, where: string): string {
@@ -183,6 +192,13 @@ export function readConfigFile(path: string): ConfigOverrides {
     })
   }
   const config = value as ConfigOverrides
+  const runAsProblem = config.sensor?.run_as === undefined ? undefined : runAsSyntaxError(config.sensor.run_as)
+  if (runAsProblem) {
+    throw new AbortError(`Invalid value for "sensor.run_as" in ${path}: "${config.sensor?.run_as}" ${runAsProblem}`, {
+      code: 'config_invalid',
+      hint: 'It is user[:group], names or numeric ids; see docs/security.md.',
+    })
+  }
   checkConfigFileMode(path, config)
   return config
 }
@@ -221,7 +237,7 @@ export function checkConfigFileMode(path: string, config: ConfigOverrides): void
   } catch {
     return
   }
-  const octal = mode.toString(8).padStart(4, '0')
+  const octal = formatMode(mode)
   const secrets = configSecrets(config)
   if (secrets.length > 0 && (mode & 0o077) !== 0) {
     throw new AbortError(
@@ -235,6 +251,69 @@ export function checkConfigFileMode(path: string, config: ConfigOverrides): void
       hint: `chmod 600 ${path} (or chmod o-w ${path})`,
     })
   }
+}
+
+function formatMode(mode: number): string {
+  return mode.toString(8).padStart(4, '0')
+}
+
+/**
+ * The environment variables that carry a secret (or a URL that may hold a password). Each can
+ * also be given as `<NAME>_FILE`, the path of a file holding the value (the Docker and
+ * Kubernetes secrets convention): the value then never sits in attune's environment.
+ */
+export const SECRET_VARIABLES = ['ATTUNE_DATABASE_URL', 'DATABASE_URL', 'ATTUNE_AMQP_URL', 'ATTUNE_JWT_SECRET', 'ATTUNE_JWT_SECRET_PREVIOUS', 'ATTUNE__SECURITY__JWT_SECRET'] as const
+
+/**
+ * A secret from `NAME` or from the file `NAME_FILE` names (trailing newlines are dropped, as
+ * `$(cat FILE)` drops them; the file must not be empty). Both set, a missing or unreadable file, or a file group
+ * or other can read is an `AbortError` (exit 2) naming them, as a config file holding a secret
+ * is refused when group or other can read it.
+ */
+export function secretFromEnv(env: NodeJS.ProcessEnv, name: (typeof SECRET_VARIABLES)[number]): string | undefined {
+  const fileVariable = `${name}_FILE`
+  const direct = env[name] || undefined
+  const path = env[fileVariable] || undefined
+  if (path === undefined) return direct
+  if (direct !== undefined) {
+    throw new AbortError(`Both ${name} and ${fileVariable} are set: use one of them.`, {
+      code: 'env_conflict',
+      hint: `Unset ${name} to read the value from ${path}, or unset ${fileVariable}.`,
+    })
+  }
+  let text: string
+  try {
+    const mode = statSync(path).mode & 0o777
+    if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+      throw new AbortError(`${fileVariable} names ${path}, whose mode is ${formatMode(mode)}: group or other can read the secret in it.`, {
+        code: 'secret_file_insecure',
+        hint: `Make it readable by attune's user alone: chmod 600 ${path} (Kubernetes: defaultMode 0400; Compose: mode 0400).`,
+      })
+    }
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    if (error instanceof AbortError) throw error
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new AbortError(`${fileVariable} names ${path}, which cannot be read: ${code}`, {
+      code: 'secret_file_unreadable',
+      hint: `Point ${fileVariable} at a readable file, or unset it.`,
+    })
+  }
+  const value = text.replace(/[\r\n]+$/, '')
+  if (value === '') {
+    throw new AbortError(`${fileVariable} names ${path}, which is empty.`, {code: 'secret_file_empty', hint: `Write the value of ${name} into it, or unset ${fileVariable}.`})
+  }
+  return value
+}
+
+function runAsFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.ATTUNE_SENSOR_RUN_AS
+  if (!raw) return undefined
+  const problem = runAsSyntaxError(raw)
+  if (problem) {
+    throw new AbortError(`ATTUNE_SENSOR_RUN_AS must be user[:group] (names or numeric ids), got "${raw}": ${problem}`, {code: 'env_invalid'})
+  }
+  return raw
 }
 
 function numberFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
@@ -262,21 +341,22 @@ function portFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return value
 }
 
-/** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values. */
+/** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values; secrets also from `*_FILE`. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   const runtimes = env.ATTUNE_SENSOR_RUNTIMES
   return {
     home: env.ATTUNE_HOME || undefined,
-    database: {url: env.ATTUNE_DATABASE_URL || env.DATABASE_URL || undefined},
-    amqp: {url: env.ATTUNE_AMQP_URL || undefined},
-    auth: {jwt_secret: env.ATTUNE_JWT_SECRET || undefined, jwt_secret_previous: env.ATTUNE_JWT_SECRET_PREVIOUS || undefined},
+    database: {url: secretFromEnv(env, 'ATTUNE_DATABASE_URL') ?? secretFromEnv(env, 'DATABASE_URL')},
+    amqp: {url: secretFromEnv(env, 'ATTUNE_AMQP_URL')},
+    auth: {jwt_secret: secretFromEnv(env, 'ATTUNE_JWT_SECRET'), jwt_secret_previous: secretFromEnv(env, 'ATTUNE_JWT_SECRET_PREVIOUS')},
     // Attune's own variable for its setting security.jwt_secret.
-    security: {jwt_secret: env.ATTUNE__SECURITY__JWT_SECRET || undefined},
+    security: {jwt_secret: secretFromEnv(env, 'ATTUNE__SECURITY__JWT_SECRET')},
     pipeline: {enforcements: enforcementsFromEnv(env)},
     api: {host: env.ATTUNE_API_HOST || undefined, port: portFromEnv(env, 'ATTUNE_API_PORT')},
     sensor: {
       timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
       poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),
+      run_as: runAsFromEnv(env),
       capabilities: {
         runtimes: runtimes
           ? runtimes
@@ -333,5 +413,9 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   config.home = resolve(cwd, config.home)
   // Attune's setting is the fallback: attune's own (auth.jwt_secret, ATTUNE_JWT_SECRET) wins.
   config.auth.jwt_secret ??= config.security.jwt_secret
-  return {config, file}
+  const origins: LoadedConfig['origins'] = {}
+  if (options.overrides?.sensor?.run_as !== undefined) origins['sensor.run_as'] = 'sensor.run_as'
+  else if (fromEnv.sensor?.run_as !== undefined) origins['sensor.run_as'] = 'ATTUNE_SENSOR_RUN_AS'
+  else if (fromFile?.sensor?.run_as !== undefined) origins['sensor.run_as'] = `sensor.run_as in ${file}`
+  return {config, file, origins}
 }

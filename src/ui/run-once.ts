@@ -48,7 +48,13 @@ export function renderRunOnce(result: RunOnceResult): string {
     out.push(chalk.dim('No events: nothing to match.'))
   }
   for (const event of result.events) {
-    const stored = event.event_id === undefined ? '' : chalk.dim(` stored as event #${event.event_id}`)
+    const duplicate = event.dedup?.duplicate
+    const of = event.event_id === undefined ? 'an earlier event of this poll' : `event #${event.event_id}`
+    const stored = duplicate
+      ? chalk.yellow(` ${result.dry_run ? 'would be deduplicated' : 'deduplicated, not stored'}: duplicate of ${of} (dedup key ${JSON.stringify(event.dedup!.key)})`)
+      : event.event_id === undefined
+        ? ''
+        : chalk.dim(` stored as event #${event.event_id}`)
     out.push(`${chalk.bold(`event ${event.index}`)}${stored}`)
     for (const warning of event.warnings) out.push(`  ${chalk.yellow('!')} ${chalk.yellow(`payload ${warning} (trigger output schema)`)}`)
     if (event.rules.length === 0) out.push(chalk.dim(`  no enabled rules on ${result.trigger_ref}`))
@@ -67,11 +73,14 @@ export function renderRunOnce(result: RunOnceResult): string {
   out.push('')
   if (result.dry_run) {
     const would = result.matches === 1 ? '1 enforcement' : `${result.matches} enforcements`
-    out.push(`Dry run: nothing stored. ${result.events.length} event(s), ${would} would be created; --persist stores and publishes them.`)
+    const duplicates = result.events.filter((event) => event.dedup?.duplicate).length
+    const dropped = duplicates > 0 ? ` (${duplicates} would be dropped as duplicates)` : ''
+    out.push(`Dry run: nothing stored. ${result.events.length} event(s)${dropped}, ${would} would be created; --persist stores and publishes them.`)
   } else if (!result.stored) {
     out.push('Nothing to store.')
   } else {
-    out.push(`Stored ${result.stored.events} event(s), ${result.stored.enforcements} enforcement(s), ${result.stored.messages} outbox message(s).`)
+    const dropped = result.stored.deduplicated > 0 ? ` ${result.stored.deduplicated} duplicate(s) dropped.` : ''
+    out.push(`Stored ${result.stored.events} event(s), ${result.stored.enforcements} enforcement(s), ${result.stored.messages} outbox message(s).${dropped}`)
     const published = result.published
     if (published) {
       const where = published.bus === 'amqp' ? `RabbitMQ at ${published.location}` : 'the in-process bus (no AMQP URL set)'

@@ -14,6 +14,29 @@ import {EventPipeline} from '../../src/engine/events/index.js'
 import {insertRule, insertTrigger} from '../events/helpers.js'
 import type {Store} from '../../src/engine/store/index.js'
 import {backends, useMigratedStore} from '../store/backends.js'
+import {checkAttuneMessage} from '../support/attune-messages.js'
+
+/**
+ * The in-process bus that delivers every message and then never returns: the relay's process
+ * "dies" after the messages went out and before it could mark them sent.
+ */
+class DyingBus extends LocalBus {
+  delivered = 0
+  override async publish(messages: readonly WireMessage[], options?: PublishOptions): Promise<PublishResult> {
+    await super.publish(messages, options)
+    this.delivered += messages.length
+    return new Promise<PublishResult>(() => {})
+  }
+}
+
+/** Waits until `check()` holds (polling), failing after `timeoutMs`. */
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 15_000, what = 'the condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 
 /** The in-process bus, refusing the messages whose ids are in `refuse` (a broker nacking them). */
 class RefusingBus extends LocalBus {
@@ -103,9 +126,90 @@ describe.each(backends())('outbox relay on $name', (backend) => {
     expect(relay.stats).toMatchObject({last_error: null, last_error_source: null})
   })
 
+  /** A message as received on the bus, with what the row says of it. */
+  const outboxRow = async (messageId: string) =>
+    (
+      await store.query<{attempts: number; sent_at: Date | null; claimed_by: string | null; claimed_until: Date | null}>(
+        'SELECT attempts, sent_at, claimed_by, claimed_until FROM attune_sensor.outbox WHERE message_id = $1',
+        [messageId],
+      )
+    ).rows[0]
+
+  it.skipIf(backend.skip)('counts a publish before it happens: a relay that dies before marking its rows sent leaves them to go out again with retry_count 1, then 2', async () => {
+    const stored = await produce(1)
+    const ids = [stored.events[0].message_id, stored.enforcements[0].message_id]
+    const received: Array<{exchange: string; routing_key: string; envelope: Envelope}> = []
+    const listen = (bus: LocalBus) => {
+      for (const exchange of ['attune.events', 'attune.executions']) bus.subscribe(exchange, '#', (envelope, route) => void received.push({...route, envelope}))
+    }
+    const retryCounts = () => received.map((m) => [m.envelope.message_id, m.envelope.headers.retry_count])
+
+    // The first relay publishes (a first publish says 0) and "dies" before marking.
+    const first = new DyingBus()
+    listen(first)
+    void new OutboxRelay(store, first, {claimMs: 1_500}).relayBatch()
+    await until(() => received.length === 2, 15_000, 'the first publish')
+    expect(retryCounts()).toEqual(ids.map((id) => [id, 0]))
+    expect(await outboxRow(ids[0])).toMatchObject({attempts: 1, sent_at: null})
+
+    // While its claim runs, another relay leaves the rows alone.
+    const second = new DyingBus()
+    listen(second)
+    const relay2 = new OutboxRelay(store, second, {claimMs: 1_500})
+    expect(await relay2.flush({timeoutMs: 0})).toEqual({sent: 0, pending: 2, error: null})
+    expect(received).toHaveLength(2)
+
+    // Once it has run out, the rows go out again, counted: retry_count 1 (and that relay dies too).
+    await until(async () => (void relay2.relayBatch(), received.length === 4), 15_000, 'the second publish')
+    expect(retryCounts().slice(2)).toEqual(ids.map((id) => [id, 1]))
+    expect(await outboxRow(ids[0])).toMatchObject({attempts: 2, sent_at: null, claimed_by: relay2.claimer})
+
+    // A healthy relay, after that claim ran out too: retry_count 2, marked sent, nothing left.
+    const last = new LocalBus()
+    listen(last)
+    const relay3 = new OutboxRelay(store, last)
+    let flushed = 0
+    await until(async () => ((flushed += (await relay3.flush({timeoutMs: 0})).sent), flushed === 2), 15_000, 'the third publish')
+    expect(retryCounts().slice(4)).toEqual(ids.map((id) => [id, 2]))
+    expect(await outboxRow(ids[0])).toMatchObject({attempts: 3, claimed_until: null})
+    expect((await outboxRow(ids[0])).sent_at).toBeInstanceOf(Date)
+    expect(await unsent()).toBe(0)
+    // What went out again is still a message Attune's consumers take.
+    for (const m of received) expect(checkAttuneMessage(m.exchange, m.routing_key, m.envelope)).toEqual([])
+  })
+
+  it.skipIf(backend.skip)('publishes a message again with retry_count 1 when the write of sent_at failed', async () => {
+    const stored = await produce(1)
+    const bus = new LocalBus()
+    const got = collect(bus, 'attune.events')
+    // The database fails exactly the statement that marks rows sent.
+    const failMark: Store = new Proxy(store, {
+      get(target, key) {
+        if (key !== 'query') return Reflect.get(target, key)
+        return (sql: string, params?: readonly unknown[]) =>
+          sql.includes('SET sent_at') ? Promise.reject(new Error('connection terminated unexpectedly')) : target.query(sql, params)
+      },
+    })
+    const broken = new OutboxRelay(failMark, bus, {claimMs: 500, backoff: {initialMs: 10, maxMs: 20}})
+    const result = await broken.flush({timeoutMs: 0})
+    expect(result).toMatchObject({sent: 0, pending: 2, error: 'connection terminated unexpectedly'})
+    expect(broken.stats.last_error_source).toBe('database')
+    expect(got.map((e) => [e.message_id, e.headers.retry_count])).toEqual([[stored.events[0].message_id, 0]])
+
+    const relay = new OutboxRelay(store, bus)
+    let sent = 0
+    await until(async () => ((sent += (await relay.flush({timeoutMs: 0})).sent), sent === 2), 15_000, 'the claim to run out')
+    expect(got.map((e) => [e.message_id, e.headers.retry_count])).toEqual([
+      [stored.events[0].message_id, 0],
+      [stored.events[0].message_id, 1],
+    ])
+    expect(await unsent()).toBe(0)
+  })
+
   it.skipIf(backend.skip)('says a round that failed on the database failed on the database, not on the broker', async () => {
     await produce(1)
-    const failing: Store = {...store, transaction: () => Promise.reject(new Error('connection terminated unexpectedly'))}
+    const fail = () => Promise.reject(new Error('connection terminated unexpectedly'))
+    const failing: Store = {kind: store.kind, location: store.location, query: fail, exec: fail, transaction: fail, close: () => Promise.resolve()}
     const relay = new OutboxRelay(failing, new LocalBus(), {backoff: {initialMs: 10, maxMs: 20}})
     const result = await relay.flush({timeoutMs: 100})
     expect(result.error).toMatch(/connection terminated/)

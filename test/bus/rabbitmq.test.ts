@@ -3,6 +3,8 @@
  * both exchanges receives, and that a broker outage while events are produced loses nothing.
  */
 import {connect, type Channel, type ChannelModel, type ConsumeMessage} from 'amqplib'
+import {spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
 import {afterAll, beforeAll, beforeEach, describe, expect, it} from 'vitest'
 import {AmqpBus, BusUnavailableError, OutboxRelay, pendingOutboxCount, toWireMessage} from '../../src/engine/bus/index.js'
 import {AbortError} from '../../src/engine/errors.js'
@@ -14,6 +16,30 @@ import {postgresSkipReason, startPostgres, type PostgresServer} from '../support
 
 const TRACE = '6f1c2c9e-3b1a-4f4e-9a55-0d7c9b1e2f3a'
 import {rabbitmqSkipReason, startRabbitMQ, type RabbitServer} from '../support/rabbitmq.js'
+import {checkAttuneMessage} from '../support/attune-messages.js'
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url))
+const DYING_RELAY = fileURLToPath(new URL('./helpers/dying-relay.ts', import.meta.url))
+
+/** Runs the dying relay (a process of its own) until RabbitMQ confirmed its batch, then SIGKILLs it. */
+async function publishAndDie(databaseUrl: string, amqpUrl: string): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', DYING_RELAY, databaseUrl, amqpUrl], {cwd: REPO, stdio: ['ignore', 'pipe', 'pipe']})
+  let stdout = ''
+  let stderr = ''
+  child.stderr.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()))
+  const published = await new Promise<number>((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+      const match = /published (\d+)/.exec(stdout)
+      if (match) resolve(Number(match[1]))
+    })
+    child.once('close', (code) => reject(new Error(`the relay process exited (${code}) before publishing: ${stderr}`)))
+  })
+  child.kill('SIGKILL')
+  await exited
+  return published
+}
 
 const skip = rabbitmqSkipReason() ?? postgresSkipReason()
 
@@ -21,12 +47,14 @@ describe.skipIf(skip)('outbox relay with RabbitMQ and PostgreSQL', () => {
   let rabbit: RabbitServer
   let postgres: PostgresServer
   let store: Store
+  let databaseUrl: string
   let consumer: ChannelModel
   let channel: Channel
 
   beforeAll(async () => {
     ;[rabbit, postgres] = await Promise.all([startRabbitMQ(), startPostgres()])
-    store = await openStore({databaseUrl: await postgres.createDatabase('attune_bus'), migrate: true})
+    databaseUrl = await postgres.createDatabase('attune_bus')
+    store = await openStore({databaseUrl, migrate: true})
   })
   afterAll(async () => {
     await consumer?.close().catch(() => {})
@@ -165,6 +193,42 @@ describe.skipIf(skip)('outbox relay with RabbitMQ and PostgreSQL', () => {
     expect(missing).toEqual([])
     // At-least-once: duplicates are allowed (each carries the same message_id), losses are not.
     expect(got.length).toBeGreaterThanOrEqual(rows.length)
+  })
+
+  it('republishes what a killed relay process published but never marked sent: same message_id, retry_count 1, then 2', async () => {
+    await bindQueue('attune_test_killed')
+    const stored = await new EventPipeline(store).persist({trigger: {ref: 'demo.disk_full'}, events: [{usage: 95}], trace_id: TRACE})
+    const ids = [stored.events[0].message_id, stored.enforcements[0].message_id]
+    // Twice a relay process publishes the batch, RabbitMQ confirms it, and the process is killed
+    // before it marks the rows sent. The second one (started at once: the first one's process is
+    // gone, so its claim does not wait to run out) publishes them again, counted.
+    expect(await publishAndDie(databaseUrl, rabbit.url)).toBe(2)
+    expect(await publishAndDie(databaseUrl, rabbit.url)).toBe(2)
+    expect(await pendingOutboxCount(store)).toBe(2)
+    // A healthy relay finishes the job.
+    const bus = new AmqpBus(rabbit.url)
+    try {
+      expect(await new OutboxRelay(store, bus).flush()).toEqual({sent: 2, pending: 0, error: null})
+    } finally {
+      await bus.close()
+    }
+    const got = await drain('attune_test_killed', 6)
+    const seen = got.map((m) => {
+      const envelope = JSON.parse(m.content.toString('utf8'))
+      expect(checkAttuneMessage(m.fields.exchange, m.fields.routingKey, m.content)).toEqual([])
+      expect(m.properties.messageId).toBe(envelope.message_id)
+      return [envelope.message_id, envelope.headers.retry_count]
+    })
+    expect(seen).toEqual([
+      [ids[0], 0],
+      [ids[1], 0],
+      [ids[0], 1],
+      [ids[1], 1],
+      [ids[0], 2],
+      [ids[1], 2],
+    ])
+    const {rows} = await store.query<{attempts: number}>('SELECT attempts FROM attune_sensor.outbox ORDER BY id')
+    expect(rows.map((row) => row.attempts)).toEqual([3, 3])
   })
 
   it('reports an unreachable broker as such, and an invalid URL as bad input', async () => {

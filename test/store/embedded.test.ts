@@ -3,7 +3,8 @@ import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
-import {embeddedSocketPath, listPacks, openStore, serveEmbeddedDatabase} from '../../src/engine/store/index.js'
+import pg from 'pg'
+import {embeddedSocketPath, listPacks, openPgStore, openStore, serveEmbeddedDatabase} from '../../src/engine/store/index.js'
 import {attune, ROOT} from '../support/cli.js'
 import {eventually} from '../support/sensors.js'
 
@@ -46,7 +47,7 @@ describe('sharing the embedded database over a socket', () => {
     let out = ''
     child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()))
     try {
-      expect(await eventually(() => out.includes('ready'), 30_000)).toBe(true)
+      expect(await eventually(() => out.includes('ready'), 90_000)).toBe(true)
       const env = {NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: home}
       const register = await attune(['pack', 'register', 'packs/core', 'packs/examples'], {env})
       expect(register.exitCode, register.stderr as string).toBe(0)
@@ -57,6 +58,43 @@ describe('sharing the embedded database over a socket', () => {
       await child
     }
     expect(existsSync(embeddedSocketPath(home))).toBe(false)
+  })
+
+  it('keeps each client\'s queries and transactions whole while several use the socket at once', async () => {
+    const home = newHome()
+    const server = await serveEmbeddedDatabase(home)
+    const clients = await Promise.all(Array.from({length: 6}, () => openPgStore(server.url, {max: 1, embedded: true})))
+    try {
+      await Promise.all(
+        clients.map(async (store, c) => {
+          for (let i = 0; i < 30; i++) {
+            // Parameters: pg's extended protocol (Parse, Bind, Execute, Sync), the batch that interleaved.
+            const {rows} = await store.query<{n: number; s: string}>('SELECT $1::int AS n, $2::text AS s', [c * 1000 + i, `client ${c}`])
+            expect(rows).toEqual([{n: c * 1000 + i, s: `client ${c}`}])
+            if (i % 10 === 0) {
+              await store.transaction(async (tx) => {
+                await tx.query('INSERT INTO attune.identity (login) VALUES ($1)', [`c${c}-${i}`])
+                const seen = await tx.query<{n: number}>('SELECT count(*)::int AS n FROM attune.identity WHERE login LIKE $1', [`c${c}-%`])
+                expect(seen.rows[0].n).toBe(i / 10 + 1)
+              })
+            }
+          }
+        }),
+      )
+      // A client that goes away inside a transaction: rolled back, and the others carry on.
+      const quitter = new pg.Client({connectionString: server.url})
+      await quitter.connect()
+      quitter.on('error', () => {})
+      await quitter.query('BEGIN')
+      await quitter.query('INSERT INTO attune.identity (login) VALUES ($1)', ['never'])
+      ;(quitter as unknown as {connection: {stream: {destroy(): void}}}).connection.stream.destroy()
+      const {rows} = await clients[0].query<{n: number}>('SELECT count(*)::int AS n FROM attune.identity WHERE login = $1', ['never'])
+      expect(rows[0].n).toBe(0)
+      expect((await clients[1].query<{n: number}>('SELECT count(*)::int AS n FROM attune.identity')).rows[0].n).toBe(18)
+    } finally {
+      await Promise.all(clients.map((client) => client.close()))
+      await server.close()
+    }
   })
 
   it('gives the lock holder error when the holder serves no socket', async () => {

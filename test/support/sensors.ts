@@ -1,4 +1,4 @@
-import {chmodSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -37,4 +37,14 @@ export async function eventually(predicate: () => boolean, timeoutMs = 5000): Pr
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   return predicate()
+}
+
+/** Gone, or a zombie waiting for its new parent to reap it: either way it runs no more. */
+export function hasEnded(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z'
+  } catch {
+    return true
+  }
 }

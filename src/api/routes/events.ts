@@ -51,6 +51,21 @@ export function eventRoutes(context: ApiContext) {
     return id
   }
 
+  // Trigger ids change only when a trigger is deleted and registered again: remembered briefly.
+  const triggerIds = new Map<string, {id: number; at: number}>()
+  const triggerId = async (ref: string): Promise<number | undefined> => {
+    const cached = triggerIds.get(ref)
+    if (cached && Date.now() - cached.at < 5000) return cached.id
+    const {rows} = await context.store.query<{id: number}>('SELECT id FROM attune.trigger WHERE ref = $1', [ref])
+    if (rows.length === 0) {
+      triggerIds.delete(ref)
+      return undefined
+    }
+    if (triggerIds.size > 10_000) triggerIds.clear()
+    triggerIds.set(ref, {id: rows[0].id, at: Date.now()})
+    return rows[0].id
+  }
+
   return async (app: FastifyInstance): Promise<void> => {
     app.post<{Body: CreateEventBody}>('/api/v1/events', {schema: {body: BODY}}, async (request, reply) => {
       const caller = await context.auth.authenticate(request)
@@ -62,8 +77,8 @@ export function eventRoutes(context: ApiContext) {
       if (Array.isArray(rawKey)) throw badRequest('Send one Idempotency-Key header')
       if (rawKey !== undefined && !IDEMPOTENCY_KEY.test(rawKey)) throw badRequest('Idempotency-Key must be 1 to 255 visible ASCII characters')
 
-      const {rows: triggers} = await context.store.query<{id: number}>('SELECT id FROM attune.trigger WHERE ref = $1', [triggerRef])
-      if (triggers.length === 0) throw notFound(`Trigger '${triggerRef}' not found`)
+      const trigger = await triggerId(triggerRef)
+      if (trigger === undefined) throw notFound(`Trigger '${triggerRef}' not found`)
       let rule: {id: number; ref: string} | undefined
       const ruleId = ruleIdOf(body.trigger_instance_id)
       if (ruleId !== undefined) {
@@ -76,7 +91,7 @@ export function eventRoutes(context: ApiContext) {
       try {
         stored = await context.pipeline.persist(
           {
-            trigger: {id: triggers[0].id, ref: triggerRef},
+            trigger: {id: trigger, ref: triggerRef},
             sensor: {id: await sensorId(source), ref: source},
             config: body.config ?? undefined,
             events: [body.payload ?? {}],
@@ -94,7 +109,7 @@ export function eventRoutes(context: ApiContext) {
       return {
         data: {
           id: event.id,
-          trigger: triggers[0].id,
+          trigger,
           trigger_ref: triggerRef,
           source_ref: source,
           rule: rule?.id ?? null,

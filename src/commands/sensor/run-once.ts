@@ -2,6 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {AbortError} from '../../engine/errors.js'
 import {readObjectArgument} from '../../engine/input.js'
 import type {RunOnceResult} from '../../engine/events/run-once.js'
+import {sensorRootWarning, sensorRunAs} from '../../engine/sensor/run-as.js'
 import {AttuneCommand, databaseFlags} from '../base.js'
 
 export default class SensorRunOnce extends AttuneCommand<typeof SensorRunOnce> {
@@ -61,7 +62,11 @@ failed or publishing failed (the messages stay in the outbox for the daemon), 2 
     if (!(Number.isFinite(publishTimeout) && publishTimeout >= 0)) {
       throw new AbortError(`--publish-timeout must be a number of seconds, got "${flags['publish-timeout']}"`, {code: 'flag_invalid'})
     }
-    const {config} = this.loadConfig({database: {url: flags['database-url']}, amqp: {url: flags['amqp-url']}, sensor: {timeout}})
+    const loaded = this.loadConfig({database: {url: flags['database-url']}, amqp: {url: flags['amqp-url']}, sensor: {timeout}})
+    const {config} = loaded
+    const runAs = sensorRunAs(loaded)
+    const rootWarning = sensorRootWarning(runAs)
+    if (rootWarning) process.stderr.write(`Warning: ${rootWarning}\n`)
     const sensorConfig = flags.config === undefined ? undefined : readObjectArgument(flags.config, '--config')
     const {createBus} = await import('../../engine/bus/index.js')
     // Built first: an invalid AMQP URL is bad input before anything runs.
@@ -79,7 +84,7 @@ failed or publishing failed (the messages stay in the outbox for the daemon), 2 
         bus,
         publishTimeoutMs: publishTimeout * 1000,
         enforcements: config.pipeline.enforcements,
-        execute: {timeoutMs: config.sensor.timeout * 1000, maxOutputBytes: config.sensor.max_output_bytes, interpreters: config.sensor.interpreters},
+        execute: {timeoutMs: config.sensor.timeout * 1000, maxOutputBytes: config.sensor.max_output_bytes, interpreters: config.sensor.interpreters, runAs},
       })
     } finally {
       await bus?.close()

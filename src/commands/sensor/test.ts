@@ -3,6 +3,7 @@ import {AbortError} from '../../engine/errors.js'
 import {readObjectArgument} from '../../engine/input.js'
 import {prepareLocalSensor, runSensorPolls, watchFile, type SensorTestRun} from '../../engine/sensor/local.js'
 import {PersistentRunnerPool} from '../../engine/sensor/persistent.js'
+import {sensorRootWarning, sensorRunAs} from '../../engine/sensor/run-as.js'
 import type {SensorExecutionResult} from '../../engine/sensor/types.js'
 import {AttuneCommand} from '../base.js'
 
@@ -18,6 +19,9 @@ export default class SensorTest extends AttuneCommand<typeof SensorTest> {
 Python and Node.js sensors define poll_sensor(config) and return (or yield) events; their
 print()/console.log() output is kept as logs and never mixes with the result. Shell and native
 sensors print {"events": [...], "count": N} on stdout and read their config from $SENSOR_CONFIG.
+
+With sensor.run_as (or ATTUNE_SENSOR_RUN_AS) set, the sensor runs as that user, as the daemon
+runs it (docs/security.md).
 
 Exit codes: 0 the sensor ran cleanly (zero events is fine), 1 it failed (error, timeout,
 bad output, non-zero exit), 2 bad usage (missing file, bad --config, unknown runtime).`
@@ -48,7 +52,11 @@ bad output, non-zero exit), 2 bad usage (missing file, bad --config, unknown run
   public async run(): Promise<SensorTestResult | undefined> {
     const {flags, args} = this
     const timeoutSeconds = flags.timeout === undefined ? undefined : parseTimeout(flags.timeout)
-    const {config} = this.loadConfig({sensor: {timeout: timeoutSeconds}})
+    const loaded = this.loadConfig({sensor: {timeout: timeoutSeconds}})
+    const {config} = loaded
+    const runAs = sensorRunAs(loaded)
+    const rootWarning = sensorRootWarning(runAs)
+    if (rootWarning) process.stderr.write(`Warning: ${rootWarning}\n`)
     const sensorConfig = flags.config === undefined ? {} : readObjectArgument(flags.config, '--config')
     const {sensor, trigger} = await prepareLocalSensor({
       file: args.file,
@@ -57,11 +65,13 @@ bad output, non-zero exit), 2 bad usage (missing file, bad --config, unknown run
       triggerRef: flags['trigger-ref'],
       env: parseEnv(flags.env ?? []),
       persistent: flags.persistent,
+      runAs,
     })
     const options = {
       timeoutMs: config.sensor.timeout * 1000,
       maxOutputBytes: config.sensor.max_output_bytes,
       interpreters: config.sensor.interpreters,
+      runAs,
       repeat: flags.repeat,
     }
     const ui = this.jsonEnabled() ? undefined : await import('../../ui/sensor-report.js')

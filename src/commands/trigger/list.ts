@@ -25,6 +25,7 @@ export default class TriggerList extends AttuneCommand<typeof TriggerList> {
             {header: 'REF', value: (trigger) => trigger.ref, color: (trigger) => enabledColor(trigger.enabled)},
             {header: 'PARAMETERS', value: (trigger) => keys(trigger.param_schema)},
             {header: 'PAYLOAD', value: (trigger) => keys(trigger.out_schema)},
+            {header: 'DEDUP', value: (trigger) => (trigger.dedup ? `${trigger.dedup.key} / ${trigger.dedup.window}` : '')},
             {header: 'LABEL', value: (trigger) => trigger.label},
             {header: 'WEBHOOK', value: (trigger) => (trigger.webhook_enabled ? 'enabled' : '')},
           ],

@@ -3,9 +3,17 @@
  * rows they announce; the relay publishes them with confirms and marks them sent. A row is
  * marked sent only after the bus confirmed it, so a crash or an outage anywhere means a later
  * retry (at-least-once; `message_id` never changes), never a lost message.
+ *
+ * Every publish is counted before it happens: the relay commits a claim on its batch (attempts
+ * + 1) before handing the batch to the bus, so a message that may already have gone out (the
+ * relay died, the confirm or the write of `sent_at` was lost) carries `retry_count` >= 1 the
+ * next time, and one more with every further attempt.
  */
+import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
 import {BusUnavailableError} from './types.js'
 import {errorMessage} from '../errors.js'
+import {isAlive, processStartTime} from '../store/lock.js'
 import type {Queryable, Store} from '../store/types.js'
 import {toJsonb} from '../store/types.js'
 import {Backoff} from './backoff.js'
@@ -64,6 +72,13 @@ export interface OutboxRelayOptions {
   retainSentMs?: number
   /** Called for every failed round with the delay before the next one. */
   onError?: (error: Error, delayMs: number) => void
+  /**
+   * How long a claimed batch stays this relay's (default 60 s): other relays skip the rows
+   * until then. It must outlast a round (the AMQP bus waits up to 30 s for confirms). Rows of
+   * a relay that died are published again when the claim runs out, or at once by a relay on
+   * the same host that sees the claimer's process is gone.
+   */
+  claimMs?: number
 }
 
 export interface RelayStats {
@@ -95,6 +110,26 @@ interface ClaimedRow extends WireMessage {
   id: number
 }
 
+/** Look for claims of dead relays on this host at most this often while idle. */
+const SWEEP_INTERVAL_MS = 5_000
+
+/**
+ * Who claims a batch: `host/pid/start/nonce` (start: the process's start time on Linux, so a
+ * reused pid is not taken for the claimer; nonce: one per relay object).
+ */
+function newClaimer(): string {
+  return [hostname(), process.pid, processStartTime(process.pid) ?? '', randomBytes(4).toString('hex')].join('/')
+}
+
+/** The claimer ran on this host and its process is gone (a claimer elsewhere cannot be checked). */
+function claimerGone(claimer: string): boolean {
+  const parts = claimer.split('/')
+  if (parts.length !== 4 || parts[0] !== hostname()) return false
+  const pid = Number.parseInt(parts[1], 10)
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  return !isAlive({pid, host: parts[0], ...(parts[2] ? {start: parts[2]} : {})})
+}
+
 export class OutboxRelay {
   private readonly batchSize: number
   private readonly idleMs: number
@@ -110,6 +145,11 @@ export class OutboxRelay {
   /** The publishing turn: one round at a time locks rows and writes them to the bus. */
   private turn: Promise<void> = Promise.resolve()
   private lastPrune = 0
+  private readonly claimMs: number
+  /** This relay's name in `claimed_by`. */
+  readonly claimer = newClaimer()
+  /** When claims of dead relays were last looked for (0: not yet). */
+  private lastSweep = 0
   readonly stats: RelayStats = {sent: 0, failures: 0, last_error: null, last_error_source: null, last_sent_at: null}
 
   constructor(
@@ -121,20 +161,23 @@ export class OutboxRelay {
     this.idleMs = options.idleMs ?? 1_000
     this.concurrency = Math.max(1, options.concurrency ?? 2)
     this.retainSentMs = options.retainSentMs ?? 86_400_000
+    this.claimMs = options.claimMs ?? 60_000
     this.backoffRange = [options.backoff?.initialMs ?? 200, options.backoff?.maxMs ?? 15_000]
     this.backoff = new Backoff(...this.backoffRange)
   }
 
   /**
-   * One round, in one transaction: lock up to `batchSize` unsent rows (`FOR NO KEY UPDATE SKIP
-   * LOCKED`: another relay takes the next rows, never these), publish them, mark the confirmed
-   * ones sent and record the error on the rest. Returns how many were sent; throws when
-   * anything was not (the bus is down, the broker nacked) so the caller backs off. A relay that
-   * dies mid-round loses its connection and with it the locks: its rows are unsent again.
+   * One round: claim up to `batchSize` unsent rows in one committed statement (attempts + 1,
+   * `claimed_by` this relay, `claimed_until` now + `claimMs`; rows are picked with `FOR NO KEY
+   * UPDATE SKIP LOCKED` among the unclaimed ones, so two relays never claim the same row),
+   * publish them, then mark the confirmed ones sent and release the rest with their error.
+   * Returns how many were sent; throws when anything was not (the bus is down, the broker
+   * nacked, the database failed) so the caller backs off. Rows of a relay that dies mid-round
+   * stay claimed until the claim runs out (or a relay on this host sees its process gone), and
+   * are then published again with a higher `retry_count`.
    */
   async relayBatch(): Promise<number> {
-    // Connect first: an unreachable broker must not hold a transaction (and, on the embedded
-    // database, every other query of this process) while it times out.
+    // Connect first: an unreachable broker must not cost a claim (and a retry_count) per round.
     await this.bus.connect?.()
     // Wait for the previous round to have written its messages: rounds overlap only in
     // waiting for confirms and marking rows, never in publishing.
@@ -150,54 +193,91 @@ export class OutboxRelay {
   }
 
   private async round(endTurn: () => void): Promise<number> {
-    const outcome = await this.store.transaction(async (tx): Promise<{sent: number; error?: Error}> => {
-      // The stored envelope says retry_count 0; a retry publishes the same message (same
-      // message_id) with the number of earlier attempts.
-      const {rows} = await tx.query<ClaimedRow>(
-        `SELECT id, exchange, routing_key, message_id,
-                message->>'correlation_id' AS correlation_id, message->>'message_type' AS message_type,
-                message->>'timestamp' AS timestamp, message->'headers'->>'trace_id' AS trace_id,
-                attempts AS retry_count,
-                CASE WHEN attempts > 0 THEN jsonb_set(message, '{headers,retry_count}', to_jsonb(attempts))::text
-                     ELSE message::text END AS body
-           FROM attune_sensor.outbox
-          WHERE sent_at IS NULL
-          ORDER BY id LIMIT $1
-          FOR NO KEY UPDATE SKIP LOCKED`,
-        [this.batchSize],
+    // A relay that starts takes back at once what a dead relay of this host left claimed
+    // (a daemon restarted after a crash), before newer rows: the outbox order holds.
+    if (this.lastSweep === 0) await this.releaseDeadClaims()
+    let rows = await this.claim()
+    if (rows.length === 0 && Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS && (await this.releaseDeadClaims()) > 0) rows = await this.claim()
+    if (rows.length === 0) return 0
+    let result: PublishResult
+    try {
+      result = await this.bus.publish(rows, {onWritten: endTurn})
+    } catch (error) {
+      await this.release(rows.map((row) => ({id: row.id, error: errorMessage(error)})))
+      throw Object.assign(error instanceof Error ? error : new Error(String(error)), {brokerFailure: true})
+    }
+    const byMessage = new Map(rows.map((row) => [row.message_id, row.id]))
+    if (result.confirmed.length > 0) {
+      // Sent is sent, whoever holds the claim now (it may have run out under a slow round).
+      await this.store.query(
+        'UPDATE attune_sensor.outbox SET sent_at = now(), updated = now(), last_error = NULL, claimed_until = NULL WHERE id = ANY($1::bigint[]) AND sent_at IS NULL',
+        [result.confirmed.map((id) => byMessage.get(id))],
       )
-      if (rows.length === 0) return {sent: 0}
-      let result: PublishResult
-      try {
-        result = await this.bus.publish(rows, {onWritten: endTurn})
-      } catch (error) {
-        await recordFailures(tx, rows.map((row) => ({id: row.id, error: errorMessage(error)})))
-        return {sent: 0, error: error instanceof Error ? error : new Error(String(error))}
-      }
-      const byMessage = new Map(rows.map((row) => [row.message_id, row.id]))
-      if (result.confirmed.length > 0) {
-        await tx.query('UPDATE attune_sensor.outbox SET sent_at = now(), updated = now(), attempts = attempts + 1, last_error = NULL WHERE id = ANY($1::bigint[])', [
-          result.confirmed.map((id) => byMessage.get(id)),
-        ])
-      }
-      if (result.failed.length === 0) return {sent: result.confirmed.length}
-      await recordFailures(tx, result.failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))
-      return {
-        sent: result.confirmed.length,
-        error: new PublishError(`${result.failed.length} of ${rows.length} messages were not confirmed: ${result.failed[0].error}`),
-      }
-    })
-    if (outcome.sent > 0) {
-      this.stats.sent += outcome.sent
+      this.stats.sent += result.confirmed.length
       this.stats.last_sent_at = new Date()
     }
-    if (outcome.error) throw Object.assign(outcome.error, {brokerFailure: true})
-    // A fully confirmed round means the broker is healthy again (health checks read this).
-    if (outcome.sent > 0) {
-      this.stats.last_error = null
-      this.stats.last_error_source = null
+    if (result.failed.length > 0) {
+      await this.release(result.failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))
+      const error = new PublishError(`${result.failed.length} of ${rows.length} messages were not confirmed: ${result.failed[0].error}`)
+      throw Object.assign(error, {brokerFailure: true})
     }
-    return outcome.sent
+    // A fully confirmed round means the broker is healthy again (health checks read this).
+    this.stats.last_error = null
+    this.stats.last_error_source = null
+    return result.confirmed.length
+  }
+
+  /**
+   * Claims the next unsent, unclaimed rows in id order and counts the attempt: one committed
+   * statement. The stored envelope says retry_count 0; a message claimed before goes out
+   * (same message_id) with the number of earlier attempts.
+   */
+  private async claim(): Promise<ClaimedRow[]> {
+    const {rows} = await this.store.query<ClaimedRow>(
+      `WITH next AS (
+         SELECT id FROM attune_sensor.outbox
+          WHERE sent_at IS NULL AND (claimed_until IS NULL OR claimed_until <= now())
+          ORDER BY id LIMIT $1
+          FOR NO KEY UPDATE SKIP LOCKED)
+       UPDATE attune_sensor.outbox o
+          SET attempts = o.attempts + 1, claimed_by = $2,
+              claimed_until = now() + $3::double precision * interval '1 millisecond', updated = now()
+         FROM next WHERE o.id = next.id
+       RETURNING o.id, o.exchange, o.routing_key, o.message_id,
+                 o.message->>'correlation_id' AS correlation_id, o.message->>'message_type' AS message_type,
+                 o.message->>'timestamp' AS timestamp, o.message->'headers'->>'trace_id' AS trace_id,
+                 o.attempts - 1 AS retry_count,
+                 CASE WHEN o.attempts > 1 THEN jsonb_set(o.message, '{headers,retry_count}', to_jsonb(o.attempts - 1))::text
+                      ELSE o.message::text END AS body`,
+      [this.batchSize, this.claimer, this.claimMs],
+    )
+    // RETURNING keeps no order: the wire order is the outbox order.
+    return rows.sort((a, b) => a.id - b.id)
+  }
+
+  /** Gives rows that were not confirmed back (with their error), if the claim is still ours. */
+  private async release(rows: Array<{id: number; error: string}>): Promise<void> {
+    await this.store.query(
+      `UPDATE attune_sensor.outbox o SET claimed_until = NULL, updated = now(), last_error = f.error
+         FROM unnest($1::bigint[], $2::text[]) AS f(id, error)
+        WHERE o.id = f.id AND o.claimed_by = $3 AND o.sent_at IS NULL`,
+      [rows.map((r) => r.id), rows.map((r) => r.error.slice(0, 2000)), this.claimer],
+    )
+  }
+
+  /** Ends the claims of relays on this host whose process is gone; returns how many rows it freed. */
+  private async releaseDeadClaims(): Promise<number> {
+    this.lastSweep = Date.now()
+    const {rows} = await this.store.query<{claimed_by: string}>(
+      'SELECT DISTINCT claimed_by FROM attune_sensor.outbox WHERE sent_at IS NULL AND claimed_until > now() AND claimed_by IS NOT NULL',
+    )
+    const dead = rows.map((row) => row.claimed_by).filter((claimer) => claimer !== this.claimer && claimerGone(claimer))
+    if (dead.length === 0) return 0
+    const {rowCount} = await this.store.query(
+      'UPDATE attune_sensor.outbox SET claimed_until = NULL, updated = now() WHERE sent_at IS NULL AND claimed_by = ANY($1::text[]) AND claimed_until > now()',
+      [dead],
+    )
+    return rowCount
   }
 
   /**
@@ -305,14 +385,6 @@ export class OutboxRelay {
     this.lastPrune = Date.now()
     await pruneSentOutbox(this.store, this.retainSentMs)
   }
-}
-
-async function recordFailures(tx: Queryable, rows: Array<{id: number; error: string}>): Promise<void> {
-  await tx.query(
-    `UPDATE attune_sensor.outbox o SET attempts = o.attempts + 1, updated = now(), last_error = f.error
-       FROM unnest($1::bigint[], $2::text[]) AS f(id, error) WHERE o.id = f.id`,
-    [rows.map((r) => r.id), rows.map((r) => r.error.slice(0, 2000))],
-  )
 }
 
 function sleep(ms: number): Promise<void> {

@@ -41,7 +41,7 @@ const SELF_PATH_ARGS: Partial<Record<SensorRuntime, string[]>> = {
 export function checkEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const clean: NodeJS.ProcessEnv = {}
   for (const [key, value] of Object.entries(env)) {
-    if (value === undefined || key.startsWith('ATTUNE_') || key === 'DATABASE_URL') continue
+    if (value === undefined || key.startsWith('ATTUNE_') || key === 'DATABASE_URL' || key === 'DATABASE_URL_FILE') continue
     clean[key] = value
   }
   return clean

@@ -9,16 +9,19 @@
  */
 export {EventPipeline} from './pipeline.js'
 export type {
+  DuplicateEvent,
   EventPipelineOptions,
   PersistOptions,
   PersistResult,
   PollEvents,
+  PreviewDedup,
   PreviewEvent,
   PreviewResult,
   RuleMatch,
   StoredEnforcement,
   StoredEvent,
 } from './pipeline.js'
+export {compileDedupKey, DedupCache, dedupClaimKey, DedupKeyError, type DedupSetting, type TriggerDedup} from './dedup.js'
 export {activateRule, RuleCache, type ActiveRule, type RuleLoad} from './rules.js'
 export {configSnapshot, payloadChecker, SECRET_MASK, sensorPollConfig} from './snapshot.js'
 export {runSensorOnce, type RunOnceEvent, type RunOnceOptions, type RunOnceResult, type RunOnceRule} from './run-once.js'

@@ -17,7 +17,7 @@ import {prepareLocalSensor} from '../sensor/local.js'
 import type {SensorExecutionResult, SensorSpec} from '../sensor/types.js'
 import {getSensor, getTrigger, type TriggerRow} from '../store/queries.js'
 import type {Store} from '../store/types.js'
-import {EventPipeline, type PollEvents} from './pipeline.js'
+import {EventPipeline, type PollEvents, type PreviewDedup} from './pipeline.js'
 import {configSnapshot, payloadChecker, sensorPollConfig} from './snapshot.js'
 
 export interface RunOnceOptions {
@@ -57,8 +57,13 @@ export interface RunOnceEvent {
   warnings: string[]
   /** Every enabled rule of the trigger and its decision. */
   rules: RuleDecisions
-  /** With `persist`: the stored event. */
+  /** With `persist`: the stored event (for a duplicate, the event it duplicates). */
   event_id?: number
+  /**
+   * The trigger deduplicates and the event has a key: its key, and whether it is (without
+   * `persist`: would be) dropped as a duplicate of `event_id`.
+   */
+  dedup?: PreviewDedup
 }
 
 type RuleDecisions = RunOnceRule[]
@@ -74,7 +79,8 @@ export interface RunOnceResult {
   events: RunOnceEvent[]
   /** (event, rule) pairs that matched: enforcements created, or that would be. */
   matches: number
-  stored: {events: number; enforcements: number; messages: number} | null
+  /** `deduplicated`: events dropped as duplicates (not counted in `events`). */
+  stored: {events: number; enforcements: number; messages: number; deduplicated: number} | null
   published: {bus: 'amqp' | 'local'; location: string; sent: number; pending: number; error: string | null} | null
   warnings: string[]
 }
@@ -102,7 +108,7 @@ async function resolveSensor(store: Store, options: RunOnceOptions): Promise<Res
   const warnings: string[] = []
   if (/\.ya?ml$/i.test(options.sensor) && existsSync(options.sensor)) return resolveDefinition(store, options)
   if (looksLikeFile(options.sensor)) {
-    const {sensor, trigger} = await prepareLocalSensor({file: options.sensor, ...options.file})
+    const {sensor, trigger} = await prepareLocalSensor({file: options.sensor, ...options.file, runAs: options.execute?.runAs})
     const row = await getTrigger(store, trigger.ref)
     if (!row) warnings.push(`trigger ${trigger.ref} is not registered: no rule can match its events`)
     const config = options.config ?? {}
@@ -167,14 +173,18 @@ export async function runSensorOnce(store: Store, options: RunOnceOptions): Prom
     payload: event.payload,
     warnings: check ? check(event.payload) : [],
     rules: event.rules.map(({rule_id, rule_ref, action_ref, matched, trace}) => ({rule_id, rule_ref, action_ref, matched, ...(trace ? {trace} : {})})),
+    ...(event.dedup ? {dedup: event.dedup, ...(event.dedup.event_id === undefined ? {} : {event_id: event.dedup.event_id})} : {}),
   }))
-  result.matches = result.events.reduce((sum, event) => sum + event.rules.filter((rule) => rule.matched).length, 0)
+  // A duplicate would not be stored: its matches would create nothing.
+  result.matches = result.events.reduce((sum, event) => sum + (event.dedup?.duplicate ? 0 : event.rules.filter((rule) => rule.matched).length), 0)
   if (!options.persist || poll.events.length === 0) return result
 
   const stored = await pipeline.persist(input)
   stored.events.forEach((event, i) => {
     const shown = result.events[i]
     shown.event_id = event.id
+    const duplicate = stored.duplicates.find((d) => d.poll === event.poll && d.index === event.index)
+    if (shown.dedup || duplicate) shown.dedup = {key: shown.dedup?.key ?? duplicate!.key, duplicate: Boolean(event.duplicate), ...(event.duplicate ? {event_id: event.id} : {})}
     for (const enforcement of event.enforcements) {
       const rule = shown.rules.find((r) => r.rule_id === enforcement.rule_id)
       if (rule) {
@@ -187,7 +197,7 @@ export async function runSensorOnce(store: Store, options: RunOnceOptions): Prom
     }
   })
   result.matches = stored.enforcements.length
-  result.stored = {events: stored.events.length, enforcements: stored.enforcements.length, messages: stored.messages}
+  result.stored = {events: stored.events.length - stored.deduplicated, enforcements: stored.enforcements.length, messages: stored.messages, deduplicated: stored.deduplicated}
   const bus = options.bus!
   const flushed = await new OutboxRelay(store, bus).flush({timeoutMs: options.publishTimeoutMs ?? 10_000})
   result.published = {bus: bus.kind, location: bus.location, ...flushed}

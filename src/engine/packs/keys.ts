@@ -48,6 +48,8 @@ const TRIGGER_KEYS = [
   'webhook_enabled', 'webhook_config',
   // attune (load.ts readTrigger) and Attune (loader.rs load_triggers)
   'enabled', 'parameters', 'param_schema', 'parameters_schema', 'output', 'out_schema', 'payload_schema',
+  // attune only: event deduplication (stored in attune_sensor.trigger_settings)
+  'dedup',
   // Attune's core pack (documentation keys)
   'type', 'tags', 'examples',
   // StackStorm (models/api/trigger.py TriggerTypeAPI)
@@ -86,9 +88,13 @@ export const PACK_FILE_KEYS: Readonly<Record<PackFileKind, ReadonlySet<string>>>
   rule: new Set([...RULE_KEYS, ...RULE_QUIET_KEYS]),
 }
 
-/** Keys of mappings nested in a kind of file that are checked too: rules' `trigger` and `action`. */
+/** The keys of a trigger's `dedup` mapping (load.ts readDedup). */
+export const DEDUP_KEYS = ['key', 'window'] as const
+
+/** Keys of mappings nested in a kind of file that are checked too: rules' `trigger` and `action`, triggers' `dedup`. */
 export const NESTED_KEYS: Readonly<Partial<Record<PackFileKind, Record<string, ReadonlySet<string>>>>> = {
   rule: {trigger: new Set(RULE_TRIGGER_KEYS), action: new Set(RULE_ACTION_KEYS)},
+  trigger: {dedup: new Set(DEDUP_KEYS)},
 }
 
 /**

@@ -1,7 +1,9 @@
 import {existsSync, readdirSync, realpathSync, statSync} from 'node:fs'
 import {extname, isAbsolute, join, relative, resolve} from 'node:path'
+import {compileDedupKey, DEDUP_WINDOW_MAX_MS, DEDUP_WINDOW_MIN_MS, DedupKeyError, type DedupSetting} from '../events/dedup.js'
 import {inferRuntime} from '../sensor/runtimes.js'
 import {didYouMean} from '../suggest.js'
+import {parseDuration} from '../time.js'
 import {FieldError, formatField, PackError, type FieldPath, type PackProblem} from './errors.js'
 import {MAX_LENGTH, NESTED_KEYS, PACK_FILE_KEYS, type PackFileKind} from './keys.js'
 import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
@@ -58,6 +60,8 @@ export interface TriggerDefinition extends TriggerWebhookSettings {
   enabled: boolean
   param_schema: JsonSchema | null
   out_schema: JsonSchema | null
+  /** Event deduplication (`dedup: {key, window}`), stored in attune's `trigger_settings`. */
+  dedup: DedupSetting | null
   source: ItemSource
 }
 
@@ -404,6 +408,7 @@ function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undef
   const webhook = readTriggerWebhookSettings(reader.data, (path, message) => reader.fail(path, message))
   const params = reader.schema('parameters', 'param_schema', 'parameters_schema')
   const output = reader.schema('output', 'out_schema', 'payload_schema')
+  const dedup = readDedup(reader)
   if (!ref) return undefined
   return {
     ...webhook,
@@ -411,8 +416,46 @@ function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undef
     enabled: reader.boolean('enabled', true),
     param_schema: params.schema,
     out_schema: output.schema,
+    dedup,
     source: {file: reader.doc.file, doc: reader.doc},
   }
+}
+
+/**
+ * A trigger's `dedup: {key, window}` (see events/dedup.ts): the key must compile (a payload
+ * field path or a template over the payload), the window must be a duration from 1s to 366d.
+ */
+function readDedup(reader: Reader): DedupSetting | null {
+  const value = reader.data.dedup
+  if (value === undefined || value === null) return null
+  if (!isPlainObject(value)) {
+    reader.fail(['dedup'], 'must be a mapping: {key: <payload field or template>, window: <duration such as 10m>}')
+    return null
+  }
+  let key: string | undefined
+  if (value.key === undefined || value.key === null) reader.fail(['dedup', 'key'], 'is required: the payload field (payload.id) or template that identifies an event')
+  else if (typeof value.key !== 'string') reader.fail(['dedup', 'key'], 'must be a string: a payload field such as payload.id, or a template such as "{{ event.payload.id }}"')
+  else {
+    try {
+      compileDedupKey(value.key)
+      key = value.key
+    } catch (error) {
+      if (!(error instanceof DedupKeyError)) throw error
+      reader.fail(['dedup', 'key'], error.message)
+    }
+  }
+  let windowMs: number | undefined
+  const window = value.window
+  const durationHelp = 'a duration such as 30s, 10m, 1h or 1d'
+  if (window === undefined || window === null) reader.fail(['dedup', 'window'], `is required: how long a key is remembered, ${durationHelp}`)
+  else if (typeof window !== 'string') reader.fail(['dedup', 'window'], `must be ${durationHelp} (with its unit), got ${JSON.stringify(window)}`)
+  else {
+    const ms = parseDuration(window)
+    if (ms === undefined) reader.fail(['dedup', 'window'], `must be ${durationHelp}, got ${JSON.stringify(window)}`)
+    else if (ms < DEDUP_WINDOW_MIN_MS || ms > DEDUP_WINDOW_MAX_MS) reader.fail(['dedup', 'window'], `must be from 1s to 366d, got ${JSON.stringify(window)}`)
+    else windowMs = Math.round(ms)
+  }
+  return key !== undefined && windowMs !== undefined ? {key, window_ms: windowMs} : null
 }
 
 function readTriggerTypes(reader: Reader, packRef: string, fields: Record<string, FieldPath>): string[] {

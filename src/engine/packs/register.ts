@@ -155,6 +155,31 @@ async function upsertSensorSettings(tx: Queryable, sensorId: number, sensor: Loa
 }
 
 /**
+ * attune's settings of a trigger (schema attune_sensor: Attune's trigger table has no column
+ * for them): today its `dedup`. A trigger without settings has no row. Returns what changed.
+ */
+async function upsertTriggerSettings(tx: Queryable, triggerId: number, trigger: LoadedPack['triggers'][number]): Promise<string[]> {
+  const key = trigger.dedup?.key ?? null
+  const windowMs = trigger.dedup?.window_ms ?? null
+  const {rows} = await tx.query<{changed: boolean}>(
+    'SELECT (dedup_key IS DISTINCT FROM $2::text OR dedup_window_ms IS DISTINCT FROM $3::bigint) AS changed FROM attune_sensor.trigger_settings WHERE trigger = $1',
+    [triggerId, key, windowMs],
+  )
+  if (!trigger.dedup) {
+    if (rows.length === 0) return []
+    await tx.query('DELETE FROM attune_sensor.trigger_settings WHERE trigger = $1', [triggerId])
+    return ['dedup']
+  }
+  if (rows[0] && !rows[0].changed) return []
+  await tx.query(
+    `INSERT INTO attune_sensor.trigger_settings (trigger, dedup_key, dedup_window_ms) VALUES ($1, $2::text, $3::bigint)
+     ON CONFLICT (trigger) DO UPDATE SET dedup_key = EXCLUDED.dedup_key, dedup_window_ms = EXCLUDED.dedup_window_ms, updated = now()`,
+    [triggerId, key, windowMs],
+  )
+  return ['dedup']
+}
+
+/**
  * Links the sensor's triggers to it as Attune's loader does (`trigger.sensor`, `sensor_ref`).
  * A trigger served by another sensor until now is taken over (one sensor per trigger, as in
  * Attune); those are returned so the report can say so.
@@ -307,7 +332,10 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
           param_schema: json(trigger.param_schema),
           out_schema: json(trigger.out_schema),
         })
-        record('trigger', trigger.ref, trigger.pack_ref, trigger.source, result)
+        const settings = await upsertTriggerSettings(tx, result.id, trigger)
+        const changed = [...result.changed, ...settings]
+        const merged: UpsertResult = result.status === 'created' || changed.length === 0 ? result : {id: result.id, status: 'updated', changed}
+        record('trigger', trigger.ref, trigger.pack_ref, trigger.source, merged)
       }
     }
 

@@ -7,6 +7,7 @@ import {resolveInterpreter} from './interpreters.js'
 import {asErrorDocument, parseEventsDocument, type ParsedOutput} from './output.js'
 import type {PersistentRunnerPool} from './persistent.js'
 import {runSensorProcess} from './process.js'
+import {accessProblem, describeIdentity, ensureSensorDirs, type SensorIdentity} from './run-as.js'
 import {inferRuntime, resolveRuntimeName, type SensorRuntime} from './runtimes.js'
 import type {InterpreterPaths, SensorExecutionResult, SensorSpec, TriggerSpec} from './types.js'
 
@@ -26,6 +27,16 @@ export interface ExecuteSensorOptions {
   runners?: PersistentRunnerPool
   /** Used instead of `process.env` as the source of the inherited variables (tests). */
   parentEnv?: NodeJS.ProcessEnv
+  /**
+   * `sensor.run_as`, resolved (`resolveRunAs`/`sensorRunAs`): the sensor process (a poll, a
+   * persistent runner) runs as this user, with its own HOME and TMPDIR. Unset: as this process.
+   */
+  runAs?: SensorIdentity
+}
+
+export interface LaunchOptions {
+  /** Check that this user can run the sensor, and carry it in the plan (see ExecuteSensorOptions.runAs). */
+  runAs?: SensorIdentity
 }
 
 const WRAPPERS: Record<'python' | 'node', string> = {
@@ -51,9 +62,12 @@ export interface RawPoll {
   warnings?: string[]
 }
 
-/** How a sensor file is started: interpreter + arguments, or an error result's reason. */
+/**
+ * How a sensor file is started: interpreter + arguments (and the user it runs as), or an error
+ * result's reason.
+ */
 export type LaunchPlan =
-  | {runtime: SensorRuntime; file: string; args: string[]; entrypoint: string; wrapped: boolean}
+  | {runtime: SensorRuntime; file: string; args: string[]; entrypoint: string; wrapped: boolean; runAs?: SensorIdentity}
   | {runtime: string; error: string; errorType: string}
 
 /**
@@ -68,7 +82,7 @@ export async function executeSensor(
 ): Promise<SensorExecutionResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const started = performance.now()
-  const plan = await planLaunch(sensor, options.interpreters)
+  const plan = await planLaunch(sensor, options.interpreters, {runAs: options.runAs})
   if ('error' in plan) {
     return failedResult(sensor, trigger, plan.runtime, plan.error, plan.errorType, Math.round(performance.now() - started))
   }
@@ -78,6 +92,7 @@ export async function executeSensor(
     config,
     declared: sensor.env,
     parentEnv: options.parentEnv,
+    runAs: plan.runAs,
   })
   const limits = {
     timeoutMs,
@@ -102,6 +117,7 @@ export async function executeSensor(
       env,
       cwd: dirname(plan.entrypoint),
       resultChannel: plan.wrapped,
+      runAs: plan.runAs,
       ...limits,
     })
     raw = {
@@ -120,8 +136,55 @@ export async function executeSensor(
   return interpretPoll(sensor, trigger, plan.runtime, raw, {timeoutMs, maxOutputBytes: limits.maxOutputBytes, wrapped: plan.wrapped, warnings})
 }
 
-/** Resolves the runtime, checks the file, and finds the interpreter. */
-export async function planLaunch(sensor: SensorSpec, interpreters?: InterpreterPaths): Promise<LaunchPlan> {
+/**
+ * Resolves the runtime, checks the file, and finds the interpreter. With `runAs`, also checks
+ * that this user can read the sensor file and the wrapper and run the interpreter, and prepares
+ * its HOME and TMPDIR; the plan then carries it, so whoever starts the plan (a poll, a
+ * persistent runner, the long-running supervisor) starts it as that user.
+ */
+export async function planLaunch(sensor: SensorSpec, interpreters?: InterpreterPaths, options: LaunchOptions = {}): Promise<LaunchPlan> {
+  const plan = await planFor(sensor, interpreters)
+  if ('error' in plan || !options.runAs) return plan
+  const problem = await runAsProblem(plan, options.runAs)
+  return problem ?? {...plan, runAs: options.runAs}
+}
+
+/** Why the sensor user cannot run this plan, phrased as an error result; undefined when it can. */
+async function runAsProblem(plan: Extract<LaunchPlan, {file: string}>, runAs: SensorIdentity): Promise<LaunchPlan | undefined> {
+  const who = `the sensor user ${describeIdentity(runAs)}`
+  const hint = 'packs must be readable by it (world- or group-readable): see docs/security.md'
+  const entry = await accessProblem(runAs, plan.entrypoint, plan.runtime === 'native' ? 'execute' : 'read')
+  if (entry) {
+    const verb = plan.runtime === 'native' ? 'executable' : 'readable'
+    return {runtime: plan.runtime, error: `Sensor file ${plan.entrypoint} is not ${verb} by ${who}: ${entry}; ${hint}`, errorType: 'SensorNotReadable'}
+  }
+  if (plan.runtime !== 'native') {
+    const interpreter = await accessProblem(runAs, plan.file, 'execute')
+    if (interpreter) {
+      return {
+        runtime: plan.runtime,
+        error: `The ${plan.runtime} interpreter ${plan.file} cannot be run by ${who}: ${interpreter}; install one it can run, or set sensor.interpreters.${plan.runtime}`,
+        errorType: 'InterpreterNotAccessible',
+      }
+    }
+  }
+  if (plan.wrapped) {
+    const wrapper = WRAPPERS[plan.runtime as 'python' | 'node']
+    const problem = await accessProblem(runAs, wrapper, 'read')
+    if (problem) {
+      return {
+        runtime: plan.runtime,
+        error: `attune's ${plan.runtime} wrapper ${wrapper} is not readable by ${who}: ${problem}; install attune where every user can read it`,
+        errorType: 'InterpreterNotAccessible',
+      }
+    }
+  }
+  const dirs = ensureSensorDirs(runAs)
+  if (dirs) return {runtime: plan.runtime, error: `Cannot prepare the HOME and TMPDIR of ${who}: ${dirs}`, errorType: 'SpawnFailed'}
+  return undefined
+}
+
+async function planFor(sensor: SensorSpec, interpreters?: InterpreterPaths): Promise<LaunchPlan> {
   const entrypoint = resolve(sensor.entrypoint)
   let runtime: SensorRuntime | undefined
   if (sensor.runtime) {

@@ -4,6 +4,7 @@ import {basename, dirname, extname, resolve} from 'node:path'
 import {AbortError} from '../errors.js'
 import {executeSensor, type ExecuteSensorOptions} from './execute.js'
 import {PersistentRunnerPool} from './persistent.js'
+import {accessProblem, describeIdentity, type SensorIdentity} from './run-as.js'
 import {inferRuntime, RUNTIME_ALIASES, resolveRuntimeName} from './runtimes.js'
 import type {SensorExecutionResult, SensorSpec, TriggerSpec} from './types.js'
 
@@ -19,6 +20,8 @@ export interface LocalSensorInput {
   triggerRef?: string
   env?: Record<string, string>
   persistent?: boolean
+  /** `sensor.run_as`: the file must be readable (a native one executable) by this user. */
+  runAs?: SensorIdentity
 }
 
 /** `./sensors/disk_usage.sh` -> `local.disk_usage`: a ref that says where it came from. */
@@ -56,6 +59,17 @@ export async function prepareLocalSensor(input: LocalSensorInput): Promise<{sens
       code: 'runtime_unknown',
       hint: `Pass --runtime (${Object.keys(RUNTIME_ALIASES).join(', ')}), add a shebang line, or make it executable.`,
     })
+  }
+  if (input.runAs) {
+    // A native sensor is executed, anything else read by its interpreter.
+    const native = input.runtime === undefined ? (await inferRuntime(file)) === 'native' : resolveRuntimeName(input.runtime) === 'native'
+    const problem = await accessProblem(input.runAs, file, native ? 'execute' : 'read')
+    if (problem) {
+      throw new AbortError(`Sensor file ${input.file} is not ${native ? 'executable' : 'readable'} by the sensor user ${describeIdentity(input.runAs)} (${input.runAs.source}): ${problem}`, {
+        code: 'sensor_unreadable',
+        hint: 'Sensor files must be readable by the sensor user: make them world-readable (chmod o+r, and o+x on each directory above) or group-readable by its group; see docs/security.md.',
+      })
+    }
   }
   const sensorRef = input.sensorRef ?? defaultSensorRef(file)
   if (!REF.test(sensorRef)) throw new AbortError(`--sensor-ref must look like pack.name, got "${sensorRef}"`)

@@ -41,7 +41,7 @@ class PersistentRunner {
 
   constructor(private readonly request: RunnerRequest) {
     const {plan, env, cwd, limits} = request
-    this.subprocess = spawnDetached(plan.file, persistentArgs(plan), {env, cwd, stdio: ['pipe', 'pipe', 'pipe', 'pipe']})
+    this.subprocess = spawnDetached(plan.file, persistentArgs(plan), {env, cwd, stdio: ['pipe', 'pipe', 'pipe', 'pipe'], runAs: plan.runAs})
     this.killer = groupKiller(this.subprocess.pid, limits.killGraceMs)
     const overflow = () => this.fail({kind: 'truncated'})
     this.stdout = new CappedCollector(limits.maxOutputBytes, overflow)
@@ -220,6 +220,11 @@ export class PersistentRunnerPool {
   }
 
   /** Stops every runner: stdin is closed, and the group is killed after the grace period. */
+  /** Closes every runner of a sensor (keys are `<ref>\0<entrypoint>`). */
+  closeSensor(ref: string): void {
+    for (const key of [...this.runners.keys()]) if (key.startsWith(`${ref}\0`)) this.close(key)
+  }
+
   closeAll(): void {
     for (const runner of this.runners.values()) runner.close()
     this.runners.clear()

@@ -1,10 +1,12 @@
 import {execa, type ResultPromise} from 'execa'
 import type {Readable} from 'node:stream'
+import {attachSensorTree, killSensorTrees, newSensorTree, removeCgroupParent, RUN_MARKER, settleSensorTree, signalSensorTree, spawnInTree, type SensorTree} from './tree.js'
 
 /**
  * Running one sensor process with the guarantees SPEC §4 asks for:
- * its own process group (so a timeout kills grandchildren too), a hard cap on
- * what is read from each output stream, and no exception for any failure.
+ * its own process group and tracked process tree (so a timeout kills grandchildren too, even
+ * those that called setsid), a hard cap on what is read from each output stream, and no
+ * exception for any failure.
  */
 
 export interface SensorProcessOptions {
@@ -21,6 +23,8 @@ export interface SensorProcessOptions {
   maxOutputBytes: number
   /** Time between SIGTERM and SIGKILL when the group is killed. */
   killGraceMs: number
+  /** Run as this user and group (`sensor.run_as`); unset: as this process. */
+  runAs?: SpawnIdentity
 }
 
 export interface SensorProcessOutcome {
@@ -38,22 +42,29 @@ export interface SensorProcessOutcome {
   durationMs: number
 }
 
-/** Process groups of sensors still running, killed if this process exits first. */
-const liveGroups = new Set<number>()
+/** Trees of sensor processes still running, by pid; killed if this process exits first. */
+const liveTrees = new Map<number, SensorTree>()
 let exitHookInstalled = false
 
-function trackGroup(pid: number): void {
+function trackTree(pid: number, tree: SensorTree): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true
-    process.once('exit', killAllSensorProcesses)
+    process.once('exit', () => {
+      killAllSensorProcesses()
+      removeCgroupParent()
+    })
   }
-  liveGroups.add(pid)
+  liveTrees.set(pid, tree)
 }
 
-/** Kills every sensor process group this process started and that is still alive. */
+/**
+ * Kills every sensor process this process started that is still alive, with everything they
+ * started (docs/security.md#process-trees). For shutdown and the `exit` hook: synchronous.
+ */
 export function killAllSensorProcesses(): void {
-  for (const pid of liveGroups) signalGroup(pid, 'SIGKILL')
-  liveGroups.clear()
+  for (const tree of liveTrees.values()) tree.terminated = true
+  killSensorTrees(liveTrees.values())
+  liveTrees.clear()
 }
 
 /** Sends a signal to a whole process group; a group that is already gone is not an error. */
@@ -114,21 +125,34 @@ function collect(stream: Readable | null | undefined, collector: CappedCollector
 }
 
 export interface GroupKiller {
-  /** SIGTERM the group now, SIGKILL after the grace period. Idempotent. */
+  /** SIGTERM the tree now, SIGKILL after the grace period. Idempotent. */
   terminate(): void
   /** Stop any pending SIGKILL timer. */
   dispose(): void
 }
 
+/**
+ * Ends the process tree of a sensor process started by `spawnDetached`: its process group and
+ * every descendant that left it (cgroup, or the run marker; see tree.ts). For any other pid,
+ * its process group alone.
+ */
 export function groupKiller(pid: number | undefined, graceMs: number): GroupKiller {
   let killTimer: NodeJS.Timeout | undefined
   let terminating = false
+  const tree = pid === undefined ? undefined : liveTrees.get(pid)
+  const signal = (name: NodeJS.Signals) => {
+    if (pid === undefined) return
+    // After the exit, its clean-up has ended the tree: only the group is left to signal.
+    if (tree && liveTrees.get(pid) === tree) signalSensorTree(tree, name)
+    else signalGroup(pid, name)
+  }
   return {
     terminate() {
       if (pid === undefined || terminating) return
       terminating = true
-      signalGroup(pid, 'SIGTERM')
-      killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), graceMs)
+      if (tree) tree.terminated = true
+      signal('SIGTERM')
+      killTimer = setTimeout(() => signal('SIGKILL'), graceMs)
       killTimer.unref()
     },
     dispose() {
@@ -137,29 +161,60 @@ export function groupKiller(pid: number | undefined, graceMs: number): GroupKill
   }
 }
 
-/** Spawns a detached child (its own process group) with a complete, explicit environment. */
+/** The user and group a sensor process runs as (`sensor.run_as`). */
+export interface SpawnIdentity {
+  uid: number
+  gid: number
+}
+
+/** How long a finished sensor's output pipes may stay open before its leftovers are looked for. */
+const PIPES_HELD_MS = 100
+
+/**
+ * Spawns a detached child (its own process group) with a complete, explicit environment,
+ * as `runAs` when given, and tracks its whole process tree: whatever it leaves running when
+ * it exits is killed then, descendants that called setsid included.
+ */
 export function spawnDetached(
   file: string,
   args: string[],
-  options: {env: Record<string, string>; cwd?: string; stdio: Array<'pipe' | 'ignore'>},
+  options: {env: Record<string, string>; cwd?: string; stdio: Array<'pipe' | 'ignore'>; runAs?: SpawnIdentity},
 ): ResultPromise<{buffer: false; reject: false}> {
-  const subprocess = execa(file, args, {
-    env: options.env,
-    extendEnv: false,
-    cwd: options.cwd,
-    detached: true,
-    cleanup: false,
-    buffer: false,
-    reject: false,
-    stdio: options.stdio as ['pipe' | 'ignore', 'pipe', 'pipe'],
-  })
-  if (subprocess.pid !== undefined) {
+  const tree = newSensorTree()
+  const env = tree.marker ? {...options.env, [RUN_MARKER]: tree.marker} : options.env
+  // execa spawns synchronously: the child is forked inside the tree's cgroup.
+  const subprocess = spawnInTree(tree, () =>
+    execa(file, args, {
+      env,
+      extendEnv: false,
+      cwd: options.cwd,
+      detached: true,
+      cleanup: false,
+      buffer: false,
+      reject: false,
+      stdio: options.stdio as ['pipe' | 'ignore', 'pipe', 'pipe'],
+      // libuv drops the supplementary groups (setgroups(0)) whenever it switches user or group.
+      ...(options.runAs ? {uid: options.runAs.uid, gid: options.runAs.gid} : {}),
+    }),
+  )
+  if (subprocess.pid === undefined) {
+    settleSensorTree(tree)
+  } else {
     const pid = subprocess.pid
-    trackGroup(pid)
+    attachSensorTree(tree, pid)
+    trackTree(pid, tree)
+    let closed = false
+    subprocess.once('close', () => (closed = true))
     subprocess.once('exit', () => {
+      liveTrees.delete(pid)
       // A finished sensor's leftovers (background children) would hold its pipes open.
-      signalGroup(pid, 'SIGKILL')
-      liveGroups.delete(pid)
+      settleSensorTree(tree)
+      if (closed) return
+      const timer = setTimeout(() => {
+        if (!closed) settleSensorTree(tree, {pipesHeld: true})
+      }, PIPES_HELD_MS)
+      timer.unref()
+      subprocess.once('close', () => clearTimeout(timer))
     })
   }
   return subprocess as ResultPromise<{buffer: false; reject: false}>
@@ -172,6 +227,7 @@ export async function runSensorProcess(options: SensorProcessOptions): Promise<S
     env: options.env,
     cwd: options.cwd,
     stdio: options.resultChannel ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    runAs: options.runAs,
   })
   const killer = groupKiller(subprocess.pid, options.killGraceMs)
   let truncated = false

@@ -57,4 +57,8 @@ export const ENGINE_ERROR_TYPES = [
   'InvalidEvent',
   'NonZeroExit',
   'RunnerCrashed',
+  /** `sensor.run_as`: that user cannot read (or execute) the sensor file. */
+  'SensorNotReadable',
+  /** `sensor.run_as`: that user cannot run the interpreter or read attune's wrapper. */
+  'InterpreterNotAccessible',
 ] as const

@@ -7,6 +7,7 @@ import {AbortError} from '../errors.js'
 import {serveEmbeddedDatabase, type EmbeddedServer} from './embedded.js'
 import {migrate} from './migrate.js'
 import {openPgliteStore} from './pglite.js'
+import {claimEmbeddedDatabase} from './owner.js'
 import {ensurePrivateDir, privatizeTree} from './private.js'
 
 /**
@@ -20,36 +21,91 @@ import {ensurePrivateDir, privatizeTree} from './private.js'
  * first: initdb leaves PGlite's heap at about 800 MB, a process that opens an existing
  * directory needs under half of that, and WebAssembly memory never shrinks.
  *
- * Protocol on the child's stdout: one JSON line, `{"ready": url}` or `{"error", "code", "hint"}`.
+ * The daemon owns the embedded database from the first moment (owner.ts): it claims it before
+ * any child starts and keeps the claim until the database is closed again, so commands run
+ * meanwhile wait for the socket instead of opening the data directory between the two children
+ * or before the first. A command that had the database open before the claim is waited for
+ * (`lockWaitMs`, default 30 s); one that keeps it longer fails the start with an error naming
+ * its pid.
+ *
+ * Protocol on the child's stdout: JSON lines, `{"waiting": pid}` while it waits for the lock,
+ * then `{"ready": url}` or `{"error", "code", "hint"}`.
  */
 
 const SELF = fileURLToPath(import.meta.url)
 
-export async function startEmbeddedDatabaseProcess(home: string): Promise<EmbeddedServer> {
-  ensurePrivateDir(home)
-  if (!existsSync(join(home, 'pgdata', 'PG_VERSION'))) {
-    const init = await startChild(home, 'init')
-    await init.close()
-  }
-  return startChild(home, 'serve')
+/** How long the daemon waits for a command that has the embedded database open. */
+export const EMBEDDED_LOCK_WAIT_MS = 30_000
+
+export interface EmbeddedProcessOptions {
+  /** How long to wait for another process holding the data directory (default 30 s). */
+  lockWaitMs?: number
+  /**
+   * Called once when the start has to wait for another process that has the database open
+   * (default: the message goes to stderr).
+   */
+  onWait?: (message: string) => void
 }
 
-async function startChild(home: string, mode: 'init' | 'serve'): Promise<EmbeddedServer> {
+export async function startEmbeddedDatabaseProcess(home: string, options: EmbeddedProcessOptions = {}): Promise<EmbeddedServer> {
+  ensurePrivateDir(home)
+  const claim = claimEmbeddedDatabase(home)
+  const lockWaitMs = options.lockWaitMs ?? EMBEDDED_LOCK_WAIT_MS
+  let noticed = false
+  const onWait = (pid: number | undefined) => {
+    if (noticed) return
+    noticed = true
+    const message = `The embedded database in ${join(home, 'pgdata')} is open in process ${pid ?? '?'}: waiting up to ${Math.round(lockWaitMs / 1000)} s for it to close it.`
+    if (options.onWait) options.onWait(message)
+    else process.stderr.write(`${message}\n`)
+  }
+  try {
+    if (!existsSync(join(home, 'pgdata', 'PG_VERSION'))) {
+      const init = await startChild(home, 'init', lockWaitMs, onWait)
+      await init.close()
+    }
+    const server = await startChild(home, 'serve', lockWaitMs, onWait)
+    return {
+      ...server,
+      async close() {
+        try {
+          await server.close()
+        } finally {
+          claim.release()
+        }
+      },
+    }
+  } catch (error) {
+    claim.release()
+    throw error
+  }
+}
+
+async function startChild(home: string, mode: 'init' | 'serve', lockWaitMs: number, onWait: (pid: number | undefined) => void): Promise<EmbeddedServer> {
   // Under tsx (bin/dev.js) this file is .ts and needs the loader. Never forward execArgv as a
   // whole: under `node -e` it holds the parent's script, and the child would run it again.
   const loader = SELF.endsWith('.ts') ? ['--import', 'tsx'] : []
-  const child = spawn(process.execPath, [...loader, SELF, home, mode], {stdio: ['pipe', 'pipe', 'inherit']})
+  const child = spawn(process.execPath, [...loader, SELF, home, mode, String(lockWaitMs)], {stdio: ['pipe', 'pipe', 'inherit']})
   const lines = createInterface({input: child.stdout!})
   const first = await new Promise<Record<string, string>>((resolve) => {
-    const timer = setTimeout(() => resolve({error: 'the embedded database did not start within 120 s', code: 'database_unavailable'}), 120_000)
-    lines.once('line', (line) => {
-      clearTimeout(timer)
+    // The lock wait comes on top of the start itself.
+    const timer = setTimeout(() => resolve({error: `the embedded database did not start within ${Math.round((120_000 + lockWaitMs) / 1000)} s`, code: 'database_unavailable'}), 120_000 + lockWaitMs)
+    const onLine = (line: string) => {
+      let message: Record<string, unknown>
       try {
-        resolve(JSON.parse(line))
+        message = JSON.parse(line) as Record<string, unknown>
       } catch {
-        resolve({error: `unexpected output from the database process: ${line}`, code: 'database_unavailable'})
+        message = {error: `unexpected output from the database process: ${line}`, code: 'database_unavailable'}
       }
-    })
+      if ('waiting' in message) {
+        onWait(typeof message.waiting === 'number' ? message.waiting : undefined)
+        return
+      }
+      clearTimeout(timer)
+      lines.off('line', onLine)
+      resolve(message as Record<string, string>)
+    }
+    lines.on('line', onLine)
     child.once('exit', (code) => {
       clearTimeout(timer)
       resolve({error: `the embedded database process exited (code ${code})`, code: 'database_unavailable'})
@@ -73,11 +129,12 @@ async function startChild(home: string, mode: 'init' | 'serve'): Promise<Embedde
   }
 }
 
-async function main(home: string, mode: string): Promise<void> {
+async function main(home: string, mode: string, lockWaitMs: number): Promise<void> {
   let server: EmbeddedServer
+  const onLockWait = (pid: number | undefined) => process.stdout.write(`${JSON.stringify({waiting: pid ?? null})}\n`)
   try {
     if (mode === 'init') {
-      const store = await openPgliteStore(join(home, 'pgdata'))
+      const store = await openPgliteStore(join(home, 'pgdata'), {lockWaitMs, onLockWait})
       try {
         await migrate(store)
       } finally {
@@ -89,7 +146,7 @@ async function main(home: string, mode: string): Promise<void> {
       process.stdin.resume()
       return
     }
-    server = await serveEmbeddedDatabase(home)
+    server = await serveEmbeddedDatabase(home, {lockWaitMs, onLockWait})
   } catch (error) {
     const abort = error instanceof AbortError ? error : undefined
     process.stdout.write(`${JSON.stringify({error: error instanceof Error ? error.message : String(error), code: abort?.code, hint: abort?.hint})}\n`)
@@ -112,5 +169,5 @@ async function main(home: string, mode: string): Promise<void> {
 }
 
 if (process.argv[1] && [SELF, SELF.replace(/\.ts$/, '.js')].includes(process.argv[1]) && extname(process.argv[1]) !== '' && process.argv[2]) {
-  void main(process.argv[2], process.argv[3] ?? 'serve')
+  void main(process.argv[2], process.argv[3] ?? 'serve', Number(process.argv[4] ?? EMBEDDED_LOCK_WAIT_MS))
 }

@@ -4,11 +4,12 @@ import {PGlite} from '@electric-sql/pglite'
 import {existsSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 import {AbortError, errorMessage} from '../errors.js'
-import {acquireDataDirLock} from './lock.js'
+import {acquireDataDirLock, waitForDataDirLock} from './lock.js'
 import {migrate} from './migrate.js'
 import {openPgStore} from './pg.js'
-import {lockPathFor} from './pglite.js'
+import {lockPathFor, storeOnPglite} from './pglite.js'
 import {ensurePrivateDir, keepTreePrivate, privatizeTree} from './private.js'
+import {useSessionQueue} from './socket-queue.js'
 import type {Store} from './types.js'
 
 /**
@@ -16,7 +17,8 @@ import type {Store} from './types.js'
  * while the daemon holds it, it serves it on a Unix socket under `$ATTUNE_HOME/run` (from a
  * child process of its own: see embedded-process.ts) and every other command connects there
  * with `pg`. The daemon itself uses the socket too: all sessions then go through the socket
- * server's queue, which keeps one client's transaction from interleaving with another's.
+ * server's queue (socket-queue.ts), which keeps one client's query or transaction from
+ * interleaving with another's.
  */
 
 const SOCKET_NAME = '.s.PGSQL.5432'
@@ -43,14 +45,29 @@ export interface EmbeddedServer {
   close(): Promise<void>
 }
 
+export interface ServeOptions {
+  maxConnections?: number
+  /**
+   * How long to wait for a process that holds the data directory's lock (a short-lived
+   * command) to let go; without it a held lock fails at once.
+   */
+  lockWaitMs?: number
+  /** Called once if the wait for the lock begins, with the holder's pid. */
+  onLockWait?: (pid: number | undefined) => void
+}
+
 /**
  * Opens the embedded database in `$home/pgdata` (taking its lock), applies pending migrations,
- * and serves it on the socket. A socket left by a daemon that died is replaced.
+ * and only then serves it on the socket: a socket that exists is a database ready to use. A
+ * socket left by a daemon that died is replaced.
  */
-export async function serveEmbeddedDatabase(home: string, options: {maxConnections?: number} = {}): Promise<EmbeddedServer> {
+export async function serveEmbeddedDatabase(home: string, options: ServeOptions = {}): Promise<EmbeddedServer> {
   const dataDir = join(home, 'pgdata')
   ensurePrivateDir(home)
-  const lock = acquireDataDirLock(lockPathFor(dataDir), dataDir)
+  const lock =
+    options.lockWaitMs === undefined
+      ? acquireDataDirLock(lockPathFor(dataDir), dataDir)
+      : await waitForDataDirLock(lockPathFor(dataDir), dataDir, {timeoutMs: options.lockWaitMs, onWait: (holder) => options.onLockWait?.(holder?.pid)})
   let db: PGlite | undefined
   let server: PGLiteSocketServer | undefined
   let stopPrivatizing = () => {}
@@ -58,20 +75,17 @@ export async function serveEmbeddedDatabase(home: string, options: {maxConnectio
     ensurePrivateDir(dataDir)
     db = await PGlite.create({dataDir, extensions: PGLITE_EXTENSIONS})
     privatizeTree(dataDir)
+    await migrate(storeOnPglite(db, dataDir))
+    privatizeTree(dataDir)
     const socketPath = embeddedSocketPath(home)
     ensurePrivateDir(embeddedSocketDir(home))
     // We hold the lock, so a socket file here belongs to a process that is gone.
     rmSync(socketPath, {force: true})
     server = new PGLiteSocketServer({db, path: socketPath, maxConnections: options.maxConnections ?? 64})
+    // Whole queries and transactions of one client at a time (socket-queue.ts).
+    useSessionQueue(server, db)
     await server.start()
     const url = embeddedSocketUrl(home)
-    const store = await openPgStore(url, {max: 1, embedded: true})
-    try {
-      await migrate(store)
-    } finally {
-      await store.close()
-    }
-    privatizeTree(dataDir)
     // PGlite keeps writing files 0666 (new relations, WAL segments) while it serves.
     stopPrivatizing = keepTreePrivate(dataDir)
     const running = {db, server}

@@ -17,14 +17,14 @@ const held = new Set<string>()
  * /proc) so a pid reused by an unrelated process (common in containers) is not mistaken for
  * the holder. Older lock files hold only the pid.
  */
-interface Holder {
+export interface Holder {
   pid: number
   host?: string
   start?: string
 }
 
 /** The start time of a process in clock ticks since boot (Linux), or undefined elsewhere. */
-function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // Field 2 (the command) is in parentheses and may hold spaces: count from after it.
@@ -35,7 +35,7 @@ function processStartTime(pid: number): string | undefined {
   }
 }
 
-function isAlive(holder: Holder): boolean {
+export function isAlive(holder: Holder): boolean {
   try {
     process.kill(holder.pid, 0)
   } catch (error) {
@@ -103,8 +103,57 @@ function isOwn(holder: Holder | undefined): boolean {
  */
 export function acquireDataDirLock(lockPath: string, what = lockPath): DataDirLock {
   if (held.has(lockPath)) throw heldError(lockPath, {pid: process.pid}, what)
+  const attempt = tryLockFile(lockPath)
+  if ('lock' in attempt) return attempt.lock
+  throw heldError(lockPath, attempt.holder, what)
+}
+
+export interface LockWaitOptions {
+  /** How long to wait for a live holder on this host to let go (default 30 s). */
+  timeoutMs?: number
+  /** Called once, when the lock is held and the wait begins. */
+  onWait?: (holder: Holder | undefined) => void
+}
+
+/**
+ * `acquireDataDirLock`, but a holder that is a live process of this host gets `timeoutMs` to
+ * let go first (a short-lived command that happened to have the database open). A holder on
+ * another host is an error at once; a holder that outlasts the wait is named in the error.
+ */
+export async function waitForDataDirLock(lockPath: string, what = lockPath, options: LockWaitOptions = {}): Promise<DataDirLock> {
+  const timeoutMs = options.timeoutMs ?? 30_000
+  const deadline = Date.now() + timeoutMs
+  let waiting = false
+  for (;;) {
+    if (held.has(lockPath)) throw heldError(lockPath, {pid: process.pid}, what)
+    const attempt = tryLockFile(lockPath)
+    if ('lock' in attempt) return attempt.lock
+    const {holder} = attempt
+    const elsewhere = holder?.host !== undefined && holder.host !== hostname()
+    if (elsewhere || Date.now() >= deadline) {
+      const error = heldError(lockPath, holder, what)
+      if (!waiting) throw error
+      const seconds = Math.round(timeoutMs / 1000)
+      throw new AbortError(`${error.message.replace(/\.$/, '')}: waited ${seconds} s for it to be released.`, {
+        code: error.code,
+        hint: `Let process ${holder?.pid ?? '?'} finish (or stop it), then try again. ${error.hint ?? ''}`.trim(),
+      })
+    }
+    if (!waiting) {
+      waiting = true
+      options.onWait?.(holder)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/**
+ * One go at a lock file (a few tries over a lock being written or taken over): the lock, or
+ * the holder that keeps it (live, on another host, or unreadable). Never throws for a holder.
+ */
+export function tryLockFile(lockPath: string): {lock: DataDirLock} | {holder: Holder | undefined} {
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (tryCreate(lockPath)) return holdLock(lockPath)
+    if (tryCreate(lockPath)) return {lock: holdLock(lockPath)}
     const holder = readHolder(lockPath)
     if (holder === undefined) {
       // Being written right now, or garbage: garbage older than a few seconds is stale.
@@ -113,9 +162,9 @@ export function acquireDataDirLock(lockPath: string, what = lockPath): DataDirLo
         continue
       }
     } else if (holder.host !== undefined && holder.host !== hostname()) {
-      throw heldError(lockPath, holder, what)
+      return {holder}
     } else if (holder.pid !== process.pid && isAlive(holder)) {
-      throw heldError(lockPath, holder, what)
+      return {holder}
     }
     // Stale (dead pid, a pid now used by another process, or our own pid left by an earlier
     // run that reused it). Take it over under a second O_EXCL file so two processes cannot
@@ -132,7 +181,18 @@ export function acquireDataDirLock(lockPath: string, what = lockPath): DataDirLo
       rmSync(takeover, {force: true})
     }
   }
-  throw heldError(lockPath, readHolder(lockPath), what)
+  return {holder: readHolder(lockPath)}
+}
+
+/**
+ * The live process of this host that holds the lock file, or undefined: no file, a stale one
+ * (its process is gone), or one written on another host (its liveness cannot be checked here).
+ */
+export function liveHolder(lockPath: string): Holder | undefined {
+  const holder = readHolder(lockPath)
+  if (holder === undefined || (holder.host !== undefined && holder.host !== hostname())) return undefined
+  if (isOwn(holder)) return holder
+  return holder.pid !== process.pid && isAlive(holder) ? holder : undefined
 }
 
 function holdLock(path: string): DataDirLock {

@@ -1,3 +1,4 @@
+import {formatDuration} from '../time.js'
 import type {Queryable} from './types.js'
 
 // Row shapes of Attune's tables (migrations/001_attune_platform.sql), as both backends return
@@ -59,6 +60,8 @@ export interface TriggerRow {
   sensor_ref: string | null
   created: Date
   updated: Date
+  /** attune's event deduplication (`attune_sensor.trigger_settings`), null when it has none. */
+  dedup: {key: string; window: string; window_ms: number} | null
 }
 
 export type SensorExecution = 'poll' | 'persistent' | 'long_running'
@@ -229,9 +232,20 @@ export async function listRuntimes(q: Queryable, filter: {pack?: string} = {}): 
   return (await q.query<RuntimeRow>(`SELECT * FROM attune.runtime ${clause} ORDER BY ref`, params)).rows
 }
 
+/** A trigger row with attune's settings of it (`TriggerRow.dedup`). */
+const TRIGGER_SELECT = `SELECT t.*, CASE WHEN ts.dedup_key IS NULL THEN NULL
+         ELSE jsonb_build_object('key', ts.dedup_key, 'window_ms', ts.dedup_window_ms) END AS dedup
+    FROM attune.trigger t LEFT JOIN attune_sensor.trigger_settings ts ON ts.trigger = t.id`
+
+function withDedupView(row: TriggerRow): TriggerRow {
+  if (!row.dedup) return row
+  const windowMs = Number(row.dedup.window_ms)
+  return {...row, dedup: {key: row.dedup.key, window: formatDuration(windowMs), window_ms: windowMs}}
+}
+
 export async function listTriggers(q: Queryable, filter: {pack?: string} = {}): Promise<TriggerRow[]> {
-  const {clause, params} = where([['pack_ref = ?', filter.pack]])
-  return (await q.query<TriggerRow>(`SELECT * FROM attune.trigger ${clause} ORDER BY ref`, params)).rows
+  const {clause, params} = where([['t.pack_ref = ?', filter.pack]])
+  return (await q.query<TriggerRow>(`${TRIGGER_SELECT} ${clause} ORDER BY t.ref`, params)).rows.map(withDedupView)
 }
 
 export async function listSensors(q: Queryable, filter: {pack?: string; enabled?: boolean} = {}): Promise<SensorRow[]> {
@@ -264,7 +278,8 @@ export async function getSensor(q: Queryable, ref: string): Promise<SensorRow | 
 }
 
 export async function getTrigger(q: Queryable, ref: string): Promise<TriggerRow | undefined> {
-  return (await q.query<TriggerRow>('SELECT * FROM attune.trigger WHERE ref = $1', [ref])).rows[0]
+  const row = (await q.query<TriggerRow>(`${TRIGGER_SELECT} WHERE t.ref = $1`, [ref])).rows[0]
+  return row && withDedupView(row)
 }
 
 export async function getRule(q: Queryable, ref: string): Promise<RuleRow | undefined> {

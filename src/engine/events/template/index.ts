@@ -13,7 +13,7 @@
  */
 export {buildTemplateContext, lookup, rfc3339, type TemplateContext, type TemplateSources} from './context.js'
 export {formatFloat, formatJsonNumber, interpolationText, toJsonText} from './json-text.js'
-export {renderActionParams, renderTemplates, type RenderedParams, type SecretPathSource, type SecretSource} from './render.js'
+export {renderActionParams, renderTemplates, templatePaths, type RenderedParams, type SecretPathSource, type SecretSource} from './render.js'
 export {isUnderSecretPath, secretParamPaths} from './schema.js'
 export {
   plainSecretParams,

@@ -55,6 +55,11 @@ function trimPath(text: string): string {
   return text.replace(TRIM, '')
 }
 
+/** The paths of the templates in a string, in order of appearance, as rendering reads them. */
+export function templatePaths(text: string): string[] {
+  return [...text.matchAll(TEMPLATE)].map((match) => trimPath(match[1]))
+}
+
 /**
  * `enforcement.config` for a rule: its `action_params` rendered against the context. Like
  * the executor, parameters that are not a non-empty object render to `{}`.
