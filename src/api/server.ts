@@ -14,6 +14,7 @@ import {authRoutes} from './routes/auth.js'
 import {eventRoutes} from './routes/events.js'
 import {healthRoutes} from './routes/health.js'
 import {triggerRoutes} from './routes/triggers.js'
+import {webhookRoutes} from './routes/webhooks.js'
 
 /**
  * The daemon's HTTP API: the sensor-facing subset of Attune's API, with Attune's paths, bodies
@@ -33,6 +34,12 @@ export interface ApiOptions {
   logger: ApiLogger
   /** Where the API's metrics are registered (the daemon's /metrics registry). */
   registry?: Registry
+  /**
+   * Which proxies' `X-Forwarded-For` to believe for the client address (fastify's
+   * `trustProxy`: true, or addresses/CIDRs of the proxies). Default false: the socket's address,
+   * so a sender cannot pick its own address past a webhook's IP allow-list.
+   */
+  trustProxy?: boolean | string | string[]
 }
 
 export interface ApiServer {
@@ -56,7 +63,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     logger: options.logger,
   }
   const metrics = options.registry ? new ApiMetrics(options.registry) : undefined
-  const app = Fastify({logger: false, bodyLimit: options.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle', ajv: {customOptions: {allowUnionTypes: true}}})
+  const app = Fastify({logger: false, trustProxy: options.trustProxy ?? false, bodyLimit: options.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle', ajv: {customOptions: {allowUnionTypes: true}}})
 
   // JSON only (as Attune's API): any other content type is 415.
   app.removeContentTypeParser('text/plain')
@@ -149,6 +156,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(eventRoutes(context))
   await app.register(triggerRoutes(context))
   await app.register(authRoutes(context))
+  await app.register(webhookRoutes(context))
   return app
 }
 

@@ -12,7 +12,9 @@ export default class TriggerList extends AttuneCommand<typeof TriggerList> {
 
   public async run(): Promise<{triggers: TriggerRow[]}> {
     const {listTriggers} = await import('../../engine/store/index.js')
-    const triggers = await this.withStore((store) => listTriggers(store, {pack: this.flags.pack}))
+    const {redactWebhookConfig} = await import('../../engine/webhooks/index.js')
+    // The webhook key is shown (it is what `trigger webhook enable` prints); the HMAC secret never is.
+    const triggers = (await this.withStore((store) => listTriggers(store, {pack: this.flags.pack}))).map((trigger) => ({...trigger, webhook_config: redactWebhookConfig(trigger.webhook_config)}))
     if (!this.jsonEnabled()) {
       const {renderTable, enabledColor} = await import('../../ui/table.js')
       const keys = (schema: Record<string, unknown> | null) => Object.keys((schema?.properties as Record<string, unknown> | undefined) ?? {}).join(', ')
@@ -25,6 +27,7 @@ export default class TriggerList extends AttuneCommand<typeof TriggerList> {
             {header: 'PAYLOAD', value: (trigger) => keys(trigger.out_schema)},
             {header: 'DEDUP', value: (trigger) => (trigger.dedup ? `${trigger.dedup.key} / ${trigger.dedup.window}` : '')},
             {header: 'LABEL', value: (trigger) => trigger.label},
+            {header: 'WEBHOOK', value: (trigger) => (trigger.webhook_enabled ? 'enabled' : '')},
           ],
           'No triggers registered. Register a pack with: attune pack register DIR',
         ),

@@ -44,6 +44,8 @@ const RUNTIME_KEYS = [
 
 const TRIGGER_KEYS = [
   ...IDENTITY,
+  // Attune's trigger columns for webhooks, read by attune (engine/webhooks/config.ts checks webhook_config's keys)
+  'webhook_enabled', 'webhook_config',
   // attune (load.ts readTrigger) and Attune (loader.rs load_triggers)
   'enabled', 'parameters', 'param_schema', 'parameters_schema', 'output', 'out_schema', 'payload_schema',
   // attune only: event deduplication (stored in attune_sensor.trigger_settings)

@@ -9,6 +9,7 @@ import {MAX_LENGTH, NESTED_KEYS, PACK_FILE_KEYS, type PackFileKind} from './keys
 import {normalizeRuleDocument, type NormalizedRule} from './rules.js'
 import {compileSchema, toJsonSchema, validationProblems, type JsonSchema} from './schema.js'
 import {readYamlFile, type YamlDoc} from './yaml.js'
+import {readTriggerWebhookSettings, type TriggerWebhookSettings} from '../webhooks/config.js'
 
 export type ExecutionMode = 'poll' | 'persistent' | 'long_running'
 
@@ -50,7 +51,8 @@ export interface RuntimeDefinition {
   source: ItemSource
 }
 
-export interface TriggerDefinition {
+/** `webhook_enabled`/`webhook_config` are set only when the file has them (see readTriggerWebhookSettings). */
+export interface TriggerDefinition extends TriggerWebhookSettings {
   ref: string
   pack_ref: string
   label: string
@@ -403,11 +405,13 @@ function readRuntime(reader: Reader, packRef: string): RuntimeDefinition | undef
 
 function readTrigger(reader: Reader, packRef: string): TriggerDefinition | undefined {
   const ref = reader.ref(packRef)
+  const webhook = readTriggerWebhookSettings(reader.data, (path, message) => reader.fail(path, message))
   const params = reader.schema('parameters', 'param_schema', 'parameters_schema')
   const output = reader.schema('output', 'out_schema', 'payload_schema')
   const dedup = readDedup(reader)
   if (!ref) return undefined
   return {
+    ...webhook,
     ...itemIdentity(reader, ref, packRef),
     enabled: reader.boolean('enabled', true),
     param_schema: params.schema,

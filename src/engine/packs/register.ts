@@ -8,6 +8,7 @@ import {storedConditions} from '../rules/stored.js'
 import type {JsonValue} from '../rules/types.js'
 import {upsertByRef, type ColumnValue, type RefTable, type UpsertResult} from '../store/upsert.js'
 import type {Queryable, Store} from '../store/types.js'
+import {webhookColumns} from '../webhooks/keys.js'
 import {PackError, type FieldPath, type PackProblem} from './errors.js'
 import {readPack, type ItemSource, type LoadedPack, type SkippedKind} from './load.js'
 
@@ -322,6 +323,7 @@ export async function registerPacks(store: Store, dirs: string[], options: Regis
     for (const {triggers} of packs) {
       for (const trigger of triggers) {
         const result = await upsertByRef(tx, 'trigger', trigger.ref, {
+          ...(await webhookColumns(tx, trigger)),
           pack: id(packIds.get(trigger.pack_ref)!),
           pack_ref: text(trigger.pack_ref),
           label: text(trigger.label),
