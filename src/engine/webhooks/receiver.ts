@@ -48,6 +48,8 @@ export interface WebhookReceived {
   trigger_ref: string
   received_at: string
   message: string
+  /** The trigger's dedup key was seen within its window: `event_id` is the first event's, nothing was stored. */
+  deduplicated?: true
 }
 
 export type WebhookOutcome = {status: 200; data: WebhookReceived} | {status: number; error: string; retryAfterSeconds?: number}
@@ -152,9 +154,12 @@ export class WebhookReceiver {
     if (config.hmac !== null) eventConfig.hmac_verified = hmacVerified === true
 
     let eventId: number
+    let duplicate = false
     try {
       const stored = await this.pipeline.persist({trigger: {id: trigger.id, ref: trigger.ref}, sensor: null, config: eventConfig, events: [parsed.payload]})
       eventId = stored.events[0].id
+      // The trigger's dedup key was seen within its window: nothing stored, the first event's id.
+      duplicate = stored.events[0].duplicate === true
     } catch (error) {
       if (error instanceof AbortError && error.code === 'event_invalid') return refuse({status: 422, error: error.message, hmacVerified, ipAllowed: allowed})
       this.logger.error('webhook event could not be stored', {trigger: trigger.ref, error: errorMessage(error)})
@@ -172,7 +177,8 @@ export class WebhookReceiver {
         event_id: eventId,
         trigger_ref: trigger.ref,
         received_at: created === undefined ? String(eventConfig.received_at) : new Date(created).toISOString(),
-        message: 'Webhook received successfully',
+        message: duplicate ? 'Duplicate within the trigger\'s dedup window: not stored again' : 'Webhook received successfully',
+        ...(duplicate ? {deduplicated: true} : {}),
       },
     }
   }
