@@ -18,4 +18,5 @@ export interface ApiContext {
   auth: Authenticator
   keys: VerificationKeys
   logger: ApiLogger
+  onSensorEvents?: (sensorRef: string, events: number) => void
 }

@@ -34,6 +34,8 @@ export interface ApiOptions {
   logger: ApiLogger
   /** Where the API's metrics are registered (the daemon's /metrics registry). */
   registry?: Registry
+  /** Told of every event a sensor stored through the API (for `sensor status` and the dashboard). */
+  onSensorEvents?: (sensorRef: string, events: number) => void
   /**
    * Which proxies' `X-Forwarded-For` to believe for the client address (fastify's
    * `trustProxy`: true, or addresses/CIDRs of the proxies). Default false: the socket's address,
@@ -61,6 +63,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     auth: new Authenticator(options.store, options.keys),
     keys: options.keys,
     logger: options.logger,
+    onSensorEvents: options.onSensorEvents,
   }
   const metrics = options.registry ? new ApiMetrics(options.registry) : undefined
   const app = Fastify({logger: false, trustProxy: options.trustProxy ?? false, bodyLimit: options.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle', ajv: {customOptions: {allowUnionTypes: true}}})

@@ -205,6 +205,7 @@ export class Daemon {
       keys: verificationKeys(config.auth.jwt_secret, config.auth.jwt_secret_previous),
       logger,
       registry: this.metrics.registry,
+      onSensorEvents: (ref, events) => this.running?.longRunning.noteApiEvents(ref, events),
     })
     logger.info('API listening', {url: this.api.url})
   }

@@ -17,6 +17,8 @@ import {LongRunningSupervisor, type SupervisorStatus, type TriggerInstance} from
  */
 export class LongRunningService {
   private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string; id: number}>()
+  /** Events each sensor stored through the API (it may emit there instead of on stdout). */
+  private readonly apiEvents = new Map<string, number>()
 
   constructor(
     private readonly context: DaemonContext,
@@ -108,15 +110,23 @@ export class LongRunningService {
     return Promise.all(supervisors.map(({supervisor}) => supervisor.stop())).then(() => {})
   }
 
+  /** A sensor stored events through the API. */
+  noteApiEvents(ref: string, events: number): void {
+    if (this.supervisors.has(ref)) this.apiEvents.set(ref, (this.apiEvents.get(ref) ?? 0) + events)
+  }
+
   snapshot(): SupervisorStatus[] {
-    return [...this.supervisors.values()].map(({supervisor}) => supervisor.snapshot())
+    return [...this.supervisors.values()].map(({supervisor}) => {
+      const status = supervisor.snapshot()
+      return {...status, events: status.events + (this.apiEvents.get(status.ref) ?? 0)}
+    })
   }
 
   /** Their rows of `attune_sensor.sensor_state`: running, starting or restarting (restarts count as failures). */
   states(): StoredSensorState[] {
     const states: StoredSensorState[] = []
-    for (const {supervisor, id} of this.supervisors.values()) {
-      const status = supervisor.snapshot()
+    for (const status of this.snapshot()) {
+      const id = this.supervisors.get(status.ref)!.id
       if (status.state === 'stopped') continue
       states.push({
         id,

@@ -68,6 +68,14 @@ describe('a standalone sensor written to Attune\'s sensor interface, under the d
     const enforced = new Set(enforcements.filter((enforcement) => enforcement.rule_ref === 'demo.tick_every_2s').map((enforcement) => enforcement.event))
     expect(all.every((event) => enforced.has(event.id))).toBe(true)
     expect(daemon.logs.some((log) => log.msg === 'API request failed')).toBe(false)
+    // `sensor status` counts what it emitted through the API.
+    let shown = 0
+    for (let i = 0; i < 20 && shown === 0; i++) {
+      const {sensors} = await attuneJson<{sensors: Array<{ref: string; events: number; state: string}>}>(['sensor', 'status'], env)
+      shown = sensors.find((sensor) => sensor.ref === 'demo.ticker')?.events ?? 0
+      if (shown === 0) await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    expect(shown).toBeGreaterThan(0)
   })
 
   it('accepts tokens that `attune token issue` mints on the same home', async () => {

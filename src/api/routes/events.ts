@@ -104,6 +104,7 @@ export function eventRoutes(context: ApiContext) {
         throw error
       }
       const event = stored.events[0]
+      if (!event.duplicate && !stored.replayed) context.onSensorEvents?.(source, 1)
       // A duplicate within the trigger's dedup window: not stored; the first event's id, 200.
       reply.code(event.duplicate ? 200 : 201)
       if (event.duplicate) reply.header('attune-deduplicated', 'true')
