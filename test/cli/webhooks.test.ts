@@ -79,7 +79,7 @@ describe.each(variants)('attune trigger webhook on $name', ({name, skip}) => {
     expect(push).toMatchObject({webhook_enabled: true, webhook_key: expect.stringMatching(WEBHOOK_KEY), webhook_config: {hmac: {enabled: true, secret: '***', algorithm: 'sha256'}}})
     expect(triggers.find((trigger) => trigger.ref === 'clihook.manual')).toMatchObject({webhook_enabled: false, webhook_key: null})
     const table = await run(['trigger', 'list', '--pack', 'clihook'])
-    expect(table.stdout).toMatch(/clihook\.push\s+enabled\s+Push/)
+    expect(table.stdout).toMatch(/clihook\.push\s+Push\s+enabled/)
 
     // Registering again never rotates a key.
     expect((await run(['pack', 'register', dir])).exitCode).toBe(0)
