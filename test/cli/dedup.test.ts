@@ -38,7 +38,7 @@ describe('event deduplication from the command line (the examples of docs/packs.
     // As docs/packs.md shows it.
     const packsDoc = readFileSync(join(ROOT, 'docs', 'packs.md'), 'utf8')
     const shown = packsDoc.slice(packsDoc.indexOf('$ attune trigger list --pack github\n')).split('\n').slice(1, 3)
-    expect(shown[0]).toMatch(/^REF\s+PARAMETERS\s+PAYLOAD\s+DEDUP\s+LABEL$/)
+    expect(shown[0]).toMatch(/^REF\s+PARAMETERS\s+PAYLOAD\s+DEDUP\s+LABEL\s+WEBHOOK$/)
     expect((table.stdout as string).split('\n').map((line) => line.trimEnd())).toEqual(expect.arrayContaining(shown))
   })
 

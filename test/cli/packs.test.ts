@@ -30,10 +30,10 @@ describe('packs and listings on the embedded database', () => {
     const first = await onPglite(['pack', 'register', 'packs/core', 'packs/examples', '--json'])
     expect(first.exitCode, first.stderr as string).toBe(0)
     const report = JSON.parse(first.stdout as string)
-    expect(report.summary).toEqual({created: 25, updated: 0, unchanged: 0, skipped: 0, deleted: 0})
+    expect(report.summary).toEqual({created: 30, updated: 0, unchanged: 0, skipped: 0, deleted: 0})
     const second = await onPglite(['pack', 'register', 'packs/core', 'packs/examples'])
     expect(second.exitCode).toBe(0)
-    expect(second.stdout).toContain('0 created, 0 updated, 25 unchanged, 0 skipped')
+    expect(second.stdout).toContain('0 created, 0 updated, 30 unchanged, 0 skipped')
   })
 
   it('lists sensors, rules, triggers and packs as tables and as JSON', async () => {
@@ -47,7 +47,7 @@ describe('packs and listings on the embedded database', () => {
     const packs = JSON.parse((await onPglite(['pack', 'list', '--json'])).stdout as string)
     expect(packs.packs.map((pack: {ref: string; sensors: number}) => [pack.ref, pack.sensors])).toEqual([
       ['core', 1],
-      ['examples', 3],
+      ['examples', 4],
     ])
   })
 

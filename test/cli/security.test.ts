@@ -125,7 +125,7 @@ describe.skipIf(skip)('sensor.run_as from the command line (root)', () => {
       await daemon.stop('SIGTERM')
       rmSync(daemonHome, {recursive: true, force: true})
     }
-  })
+  }, 150_000)
 
   it('runs `sensor test` and `sensor run-once` sensors as that user (id -u)', async () => {
     const whoami = files.write('whoami.sh', '#!/bin/bash\necho "{\\"events\\": [{\\"uid\\": $(id -u), \\"gid\\": $(id -g)}]}"\n', 0o644)

@@ -1,4 +1,4 @@
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, statSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, describe, expect, it} from 'vitest'
@@ -53,14 +53,35 @@ describe('attune token', () => {
     expect(JSON.parse(json.stdout as string)).toMatchObject({valid: false, reason: 'malformed'})
   })
 
+  it('generates a secret for an embedded home on first use, says so once, and verifies with it', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'attune-token-fresh-'))
+    try {
+      const homeEnv = {...env, ATTUNE_JWT_SECRET: '', ATTUNE_HOME: fresh}
+      const first = await attune(['token', 'issue', '--sensor-ref', 'x.y', '--trigger-types', 'x.t'], {env: homeEnv})
+      expect(first.exitCode, first.stderr as string).toBe(0)
+      expect(first.stderr).toContain(`Generated a JWT secret for this home in ${join(fresh, 'jwt-secret')} (mode 0600)`)
+      expect(statSync(join(fresh, 'jwt-secret')).mode & 0o777).toBe(0o600)
+      const second = await attune(['token', 'issue', '--sensor-ref', 'x.y', '--trigger-types', 'x.t'], {env: homeEnv})
+      expect(second.stderr).not.toContain('Generated')
+      const verified = await attune(['token', 'verify', String(first.stdout).trim(), '--json'], {env: homeEnv})
+      expect(JSON.parse(verified.stdout as string)).toMatchObject({valid: true})
+      // A configured secret wins: the home's tokens are not valid under it.
+      const other = await attune(['token', 'verify', String(first.stdout).trim(), '--json'], {env: {...homeEnv, ATTUNE_JWT_SECRET: SECRET}})
+      expect(JSON.parse(other.stdout as string)).toMatchObject({valid: false, reason: 'bad_signature'})
+    } finally {
+      rmSync(fresh, {recursive: true, force: true})
+    }
+  })
+
   it.each([
-    [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b'], {ATTUNE_JWT_SECRET: ''}, /No JWT secret is configured/],
+    // With PostgreSQL a secret must be configured (the embedded default generates one, below).
+    [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b'], {ATTUNE_JWT_SECRET: '', ATTUNE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none'}, /No JWT secret is configured/],
     [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b'], {ATTUNE_JWT_SECRET: 'tooshort'}, /8 bytes long; at least 32 bytes other than whitespace/],
     [['token', 'issue', '--sensor-ref', 'core.timer', '--trigger-types', 'a.b', '--ttl', '60'], {}, /--ttl must be a whole number of seconds from 3600 to 259200, got 60/],
     [['token', 'issue', '--sensor-ref', 'core.timer'], {}, /Missing required flag trigger-types/],
     [['token', 'issue', '--sensor-ref', 'timer', '--trigger-types', 'a.b'], {}, /--sensor-ref must be a sensor ref/],
     [['token', 'verify'], {}, /Missing 1 required arg/],
-    [['token', 'verify', 'x.y.z'], {ATTUNE_JWT_SECRET: ''}, /No JWT secret is configured/],
+    [['token', 'verify', 'x.y.z'], {ATTUNE_JWT_SECRET: '', ATTUNE_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none'}, /No JWT secret is configured/],
   ])('exits 2 for bad usage: %j', async (args, extraEnv, message) => {
     const run = await attune(args, {env: {...env, ...extraEnv}})
     expect(run.exitCode).toBe(2)
