@@ -52,7 +52,7 @@ describe('sharing the embedded database over a socket', () => {
       const register = await attune(['pack', 'register', 'packs/core', 'packs/examples'], {env})
       expect(register.exitCode, register.stderr as string).toBe(0)
       const sensors = await attune(['sensor', 'list', '--json'], {env})
-      expect(JSON.parse(sensors.stdout as string).sensors).toHaveLength(4)
+      expect(JSON.parse(sensors.stdout as string).sensors).toHaveLength(5) // core's timer and the examples' four
     } finally {
       child.kill('SIGTERM')
       await child
