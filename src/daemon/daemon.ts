@@ -21,7 +21,7 @@ import {PublisherService, type BrokerStatus} from './publisher.js'
 import {Reconciler} from './reconciler.js'
 import {WorkerRegistration} from './registration.js'
 import type {SchedulerOptions, SensorStatus} from './scheduler.js'
-import {Ticker, type DaemonContext} from './service.js'
+import {Ticker, withDeadline, type DaemonContext} from './service.js'
 import {SensorStateWriter} from './states.js'
 import type {SupervisorStatus} from './supervisor.js'
 import {TimerService} from './timers.js'
@@ -288,13 +288,15 @@ export class Daemon {
     const {logger} = this.options
     logger.info('stopping: finishing polls in flight', {timeout_ms: timeoutMs})
     const deadline = Date.now() + timeoutMs
-    this.ticker.stop()
+    const running = this.running
+    // Nothing starts from here on, even from a reload tick already under way.
+    running?.reconciler.close()
+    running?.timers.close()
+    await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {error: errorMessage(error)}))
     // No new requests; those in flight finish (their events are committed) before the rest stops.
     await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {error: errorMessage(error)}))
-    const running = this.running
-    running?.timers.stop()
     const polls = (await running?.polling.stop(deadline)) ?? {finished: true, inflight: 0}
-    await running?.longRunning.stopAll()
+    await running?.longRunning.close()
     const unstored = await this.database.drain(deadline)
     if (unstored > 0) logger.error('writes not finished at the stop deadline: their events are not stored', {writes: unstored})
     const unpublished = await this.publisher.stop(deadline)

@@ -19,6 +19,8 @@ export class LongRunningService {
   private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string; id: number}>()
   /** Events each sensor stored through the API (it may emit there instead of on stdout). */
   private readonly apiEvents = new Map<string, number>()
+  /** Set at the daemon's stop: nothing starts again. */
+  private closed = false
 
   constructor(
     private readonly context: DaemonContext,
@@ -35,6 +37,7 @@ export class LongRunningService {
     const {config, logger} = this.context
     const wanted = new Set<string>()
     for (const row of rows) {
+      if (this.closed) return
       wanted.add(row.ref)
       const triggers: TriggerInstance[] = rules
         .filter((rule) => row.trigger_types.includes(rule.trigger_ref))
@@ -51,6 +54,7 @@ export class LongRunningService {
         logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
         continue
       }
+      if (this.closed) return
       const supervisor = new LongRunningSupervisor({
         sensor: {id: row.id, ref: row.ref, triggerTypes: row.trigger_types, config: row.config ?? {}, env: row.env ?? undefined},
         plan,
@@ -101,6 +105,12 @@ export class LongRunningService {
   private async issueToken(store: Store, row: SensorRow): Promise<{token: string; expiresAt: Date}> {
     const issued = await issueSensorToken(store, {sensorRef: row.ref, triggerTypes: row.trigger_types}, this.context.config.auth.jwt_secret)
     return {token: issued.token, expiresAt: new Date(issued.expires_at)}
+  }
+
+  /** The daemon stops: every supervisor stops and none starts again. */
+  close(): Promise<void> {
+    this.closed = true
+    return this.stopAll()
   }
 
   /** Stops every supervisor now (the database is gone: another daemon may take the sensors). */

@@ -32,6 +32,7 @@ export function runtimeClass(name: string): string | undefined {
 export class Reconciler {
   private readonly leases: SensorLeases
   private lastRenewal = Date.now()
+  private closed = false
 
   constructor(
     private readonly context: DaemonContext,
@@ -48,8 +49,14 @@ export class Reconciler {
     this.leases = new SensorLeases({worker: context.worker, leaseMs: context.config.daemon.lease_seconds * 1000, runtimeClass})
   }
 
+  /** At a stop: a tick still running dispatches nothing more (nothing starts once stopping). */
+  close(): void {
+    this.closed = true
+  }
+
   /** One tick: read, claim, dispatch. */
   async reload(): Promise<void> {
+    if (this.closed) return
     const {database, registration, polling, longRunning, timers, states} = this.parts
     const store = database.store
     let rows: SensorRow[]
@@ -71,18 +78,22 @@ export class Reconciler {
       database.markDown(error)
       return
     }
+    if (this.closed) return
     polling.sync(rows.filter((row) => row.execution !== 'long_running' && !isBuiltinTimer(row)))
     // Polling resumes after an outage only now, with the sensors this daemon holds again:
     // leases lost meanwhile may belong to another daemon.
     database.markUp()
+    if (this.closed) return
     await timers.sync(
       rows.find((row) => isBuiltinTimer(row)),
       rules,
     )
+    if (this.closed) return
     await longRunning.sync(
       rows.filter((row) => row.execution === 'long_running' && !isBuiltinTimer(row) && sensorExecutor(row) !== 'builtin'),
       rules,
     )
+    if (this.closed) return
     // Sensors this daemon no longer runs (moved, disabled, removed) are stopped in Attune's view.
     await states.stopSensorProcesses(store, rows.map((row) => row.ref)).catch((error) => database.markDown(error))
   }

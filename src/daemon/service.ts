@@ -54,6 +54,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  */
 export class Ticker {
   private readonly timers: NodeJS.Timeout[] = []
+  private readonly inflight = new Set<Promise<void>>()
   private stopped = false
   /** When any task last started (ms since the epoch). */
   lastTick = Date.now()
@@ -66,18 +67,24 @@ export class Ticker {
       this.lastTick = Date.now()
       if (running || this.stopped) return
       running = true
-      Promise.resolve()
+      const run: Promise<void> = Promise.resolve()
         .then(task)
         .catch((error) => this.logger.error('background task failed', {task: name, error: errorMessage(error)}))
-        .finally(() => (running = false))
+        .finally(() => {
+          running = false
+          this.inflight.delete(run)
+        })
+      this.inflight.add(run)
     }, ms)
     this.timers.push(timer)
   }
 
-  stop(): void {
+  /** No task starts again; resolves once the tasks running now have finished. */
+  stop(): Promise<void> {
     this.stopped = true
     for (const timer of this.timers) clearInterval(timer)
     this.timers.length = 0
+    return Promise.all(this.inflight).then(() => {})
   }
 }
 

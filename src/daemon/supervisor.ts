@@ -148,6 +148,7 @@ export class LongRunningSupervisor {
       this.scheduleRestart('token')
       return
     }
+    if (this.stopped) return // stopped while the token was being issued
     const env = sensorEnvironment({sensorRef: sensor.ref, triggerRef: sensor.triggerTypes[0] ?? '', config: sensor.config, declared: sensor.env, runAs: plan.runAs})
     env.ATTUNE_SENSOR_REF = sensor.ref
     env.ATTUNE_SENSOR_ID = String(sensor.id)

@@ -18,6 +18,8 @@ export class TimerService {
   private running?: {sensor: SensorRow; timers: TimerSensor<RuleRow>}
   private ruleSet = ''
   private stopped = false
+  /** Set at the daemon's stop: `sync` starts nothing again. */
+  private closed = false
 
   constructor(
     private readonly context: DaemonContext,
@@ -28,7 +30,7 @@ export class TimerService {
 
   /** Runs the timers of `sensor` (the enabled builtin timer sensor, if any) for `rules`. */
   async sync(sensor: SensorRow | undefined, rules: readonly RuleRow[]): Promise<void> {
-    if (!sensor) {
+    if (!sensor || this.closed) {
       this.stop()
       return
     }
@@ -85,7 +87,13 @@ export class TimerService {
     }
   }
 
-  /** Stops every timer (at a stop, or when the database is gone); `sync` starts them again. */
+  /** The daemon stops: every timer stops for good. */
+  close(): void {
+    this.closed = true
+    this.stop()
+  }
+
+  /** Stops every timer (when the database is gone); `sync` starts them again. */
   stop(): void {
     this.stopped = true
     this.running?.timers.stop()

@@ -131,4 +131,23 @@ describe('LongRunningSupervisor', () => {
     }
     expect(supervisor.snapshot().state).toBe('stopped')
   })
+  it('starts no process when stopped while its token is being issued', async () => {
+    let issuing!: () => void
+    const slowToken = () =>
+      new Promise<Awaited<ReturnType<typeof issueToken>>>((resolve) => {
+        issuing = () => void issueToken().then(resolve)
+      })
+    const file = files.write(`lr_slow_${Date.now()}.py`, EMITTER)
+    const plan = await planLaunch({ref: 'lr.sensor', entrypoint: file})
+    if ('error' in plan) throw new Error(plan.error)
+    const logger = ringLogger()
+    const supervisor = new LongRunningSupervisor({sensor: {id: 42, ref: 'lr.sensor', triggerTypes: ['lr.tick'], config: {}}, plan, triggers: [rule(1)], issueToken: slowToken, onEvent: async () => {}, logger})
+    supervisors.push(supervisor)
+    const started = supervisor.start()
+    await supervisor.stop()
+    issuing()
+    await started
+    expect(supervisor.snapshot()).toMatchObject({state: 'stopped', pid: null})
+    expect(logger.records().some((record) => record.msg === 'long-running sensor started')).toBe(false)
+  })
 })
