@@ -117,6 +117,12 @@ a second signal stops it at once.`
     const status = daemon.status()
     const result = await daemon.stop(config.daemon.shutdown_timeout * 1000)
     dashboard?.close()
+    // Stopped means stopped: a handle left open by mistake must not keep the process (and a
+    // supervisor waiting for it) alive. The log line makes such a bug visible.
+    setTimeout(() => {
+      logger.error('the process was still running 5 s after the daemon stopped: exiting', {hint: 'This is a bug in attune; please report it.'})
+      process.exit(process.exitCode ?? 0)
+    }, 5000).unref()
     return {...status, ...result}
   }
 }

@@ -58,6 +58,9 @@ export async function startDaemon(args: string[], env: Record<string, string>): 
     async stop(signal = 'SIGTERM') {
       child.kill(signal)
       const done = await child
+      // The daemon command's safety net fired: something kept the process alive after the stop.
+      const lingered = logs.find((log) => String(log.msg).startsWith('the process was still running'))
+      if (lingered) throw new Error(`the daemon did not exit by itself after stopping:\n${JSON.stringify(logs.slice(-15))}`)
       return {exitCode: done.exitCode}
     },
   }
