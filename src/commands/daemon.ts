@@ -1,10 +1,49 @@
-import {Flags} from '@oclif/core'
+import {Flags, type Interfaces} from '@oclif/core'
 import type {DaemonStatus} from '../daemon/daemon.js'
+import {LOG_LEVELS, type ConfigOverrides, type LogLevel} from '../engine/config.js'
 import {AbortError} from '../engine/errors.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
 import {sensorRootWarning, sensorRunAs, type SensorIdentity} from '../engine/sensor/run-as.js'
 import {withJwtSecret} from '../engine/tokens/index.js'
 import {AttuneCommand, databaseFlags} from './base.js'
+
+/**
+ * The daemon's settings as flags. Each also comes from an `ATTUNE_*` variable and the config file
+ * (docs/configuration.md); a flag given wins. `attune config show` takes them too.
+ */
+export const daemonFlags = {
+  ...databaseFlags,
+  'amqp-url': Flags.string({description: 'RabbitMQ URL (ATTUNE_AMQP_URL, amqp.url; unset: the in-process bus).'}),
+  packs: Flags.string({description: 'Register this pack folder before starting (repeatable; ATTUNE_PACKS=a,b, daemon.packs).', multiple: true, multipleNonGreedy: true}),
+  'health-port': Flags.integer({description: 'Serve /healthz, /livez, /readyz and /metrics on this port (0 = any free port; ATTUNE_HEALTH_PORT, health.port). Unset: not served.', min: 0, max: 65_535}),
+  'health-host': Flags.string({description: 'Address the health endpoints listen on (default 127.0.0.1; ATTUNE_HEALTH_HOST, health.host; 0.0.0.0 for every interface: set ATTUNE_METRICS_TOKEN).'}),
+  'api-port': Flags.integer({description: 'Port of the HTTP API for sensors and webhooks (default 9465; ATTUNE_API_PORT, api.port; 0 = any free port).', min: 0, max: 65_535}),
+  'api-host': Flags.string({description: 'Address the API listens on (default 127.0.0.1; ATTUNE_API_HOST, api.host; 0.0.0.0 for every interface: put TLS in front).'}),
+  'no-api': Flags.boolean({description: 'Do not start the HTTP API (ATTUNE_API_ENABLED=false, api.enabled: false).'}),
+  'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30; ATTUNE_SHUTDOWN_TIMEOUT, daemon.shutdown_timeout).', min: 1}),
+  name: Flags.string({description: 'Worker name of this daemon (default <hostname>:<pid>; ATTUNE_DAEMON_NAME, daemon.name).'}),
+  'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15; ATTUNE_LEASE_SECONDS, daemon.lease_seconds).', min: 2, max: 3600}),
+  'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal (ATTUNE_UI=false, daemon.ui: false).'}),
+  'log-level': Flags.string({description: 'Least severe log level written (default info; ATTUNE_LOG_LEVEL, daemon.log_level).', options: [...LOG_LEVELS]}),
+}
+
+/** The daemon flags given, as configuration overrides (flags not given override nothing). */
+export function daemonOverrides(flags: Partial<Interfaces.InferredFlags<typeof daemonFlags>>): ConfigOverrides {
+  return {
+    database: {url: flags['database-url']},
+    amqp: {url: flags['amqp-url']},
+    daemon: {
+      shutdown_timeout: flags['shutdown-timeout'],
+      lease_seconds: flags['lease-seconds'],
+      name: flags.name,
+      log_level: flags['log-level'] as LogLevel | undefined,
+      ui: flags['no-ui'] ? false : undefined,
+      packs: flags.packs?.length ? flags.packs : undefined,
+    },
+    health: {port: flags['health-port'], host: flags['health-host']},
+    api: {port: flags['api-port'], host: flags['api-host'], enabled: flags['no-api'] ? false : undefined},
+  }
+}
 
 export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
 
@@ -30,32 +69,14 @@ a second signal stops it at once.`
     {description: 'Production: PostgreSQL, RabbitMQ, health endpoints', command: 'ATTUNE_DATABASE_URL=postgres://attune@db/attune ATTUNE_AMQP_URL=amqp://rabbit <%= config.bin %> <%= command.id %> --health-port 9464 --no-ui'},
   ]
 
-  static override flags = {
-    ...databaseFlags,
-    'amqp-url': Flags.string({description: 'RabbitMQ URL (default: ATTUNE_AMQP_URL, amqp.url; unset: the in-process bus).'}),
-    packs: Flags.string({description: 'Register this pack folder before starting (repeatable).', multiple: true, multipleNonGreedy: true}),
-    'health-port': Flags.integer({description: 'Serve /healthz, /livez, /readyz and /metrics on 127.0.0.1:PORT (0 = any free port).', min: 0, max: 65_535}),
-    'api-port': Flags.integer({description: 'Port of the HTTP API for sensors and webhooks (default 9465, ATTUNE_API_PORT; 0 = any free port).', min: 0, max: 65_535}),
-    'api-host': Flags.string({description: 'Address the API listens on (default 127.0.0.1, ATTUNE_API_HOST; 0.0.0.0 for every interface: put TLS in front).'}),
-    'no-api': Flags.boolean({description: 'Do not start the HTTP API.'}),
-    'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30).', min: 1}),
-    name: Flags.string({description: 'Worker name of this daemon (default: <hostname>:<pid>).'}),
-    'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15).', min: 2, max: 3600}),
-    'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal.'}),
-    'log-level': Flags.string({description: 'Least severe log level written.', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
-  }
+  static override flags = daemonFlags
 
   /** The daemon handles signals itself: the first one stops gracefully, a second at once. */
   protected override installSignalHandlers(): void {}
 
   public async run(): Promise<DaemonResult> {
     const {flags} = this
-    const loaded = this.loadConfig({
-      database: {url: flags['database-url']},
-      amqp: {url: flags['amqp-url']},
-      daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
-      api: {port: flags['api-port'], host: flags['api-host'], enabled: flags['no-api'] ? false : undefined},
-    })
+    const loaded = this.loadConfig(daemonOverrides(flags))
     // A bad sensor.run_as is bad input (exit 2) before anything starts.
     const runAs = sensorRunAs(loaded)
     // On the embedded database the daemon owns it from this moment, before its (slow) start:
@@ -70,10 +91,9 @@ a second signal stops it at once.`
   }
 
   private async serve(loaded: ReturnType<DaemonCommand['loadConfig']>['config'], runAs: SensorIdentity | undefined): Promise<DaemonResult> {
-    const {flags} = this
     const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
-    const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
-    const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
+    const level = loaded.daemon.log_level
+    const useDashboard = Boolean(process.stdout.isTTY) && loaded.daemon.ui && !this.jsonEnabled()
     const ring = ringLogger(300, level)
     // --json keeps stdout for the one result document: the log goes to stderr then.
     const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
@@ -81,7 +101,7 @@ a second signal stops it at once.`
     const config = withJwtSecret(loaded, {generate: true, notice: (message) => logger.info(message)})
     const rootWarning = sensorRootWarning(runAs)
     if (rootWarning) logger.warn(rootWarning)
-    const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name, runAs, logLevel: level})
+    const daemon = new Daemon({config, logger, packs: config.daemon.packs, healthPort: config.health.port, name: config.daemon.name, runAs, logLevel: level})
 
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
       const first = (signal: NodeJS.Signals) => {

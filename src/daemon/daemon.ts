@@ -11,7 +11,7 @@ import {pruneIdempotencyKeys, type RuleRow} from '../engine/store/index.js'
 import {verificationKeys} from '../engine/tokens/index.js'
 import type {TimerSensor} from '../engine/timers/index.js'
 import {DatabaseService, type DatabaseStatus} from './database.js'
-import {startHealthServer, type HealthServer} from './health.js'
+import {isLoopbackHost, startHealthServer, type HealthServer} from './health.js'
 import type {Logger} from './logger.js'
 import {LongRunningService} from './long-running.js'
 import {DaemonMetrics} from './metrics.js'
@@ -49,7 +49,7 @@ export interface DaemonOptions {
   logger: Logger
   /** Pack folders registered before the sensors are loaded. */
   packs?: string[]
-  /** Port of the health endpoints on 127.0.0.1; undefined: no server, 0: any free port. */
+  /** Port of the health endpoints (on `config.health.host`); undefined: no server, 0: any free port. */
   healthPort?: number
   /** This daemon's worker name (default `<hostname>:<pid>`). */
   name?: string
@@ -165,7 +165,8 @@ export class Daemon {
     await this.startApi(pipeline)
     await reconciler.reload()
     if (this.options.healthPort !== undefined) {
-      this.health = await startHealthServer(this.options.healthPort, {
+      const {host, metrics_token: metricsToken} = config.health
+      this.health = await startHealthServer({port: this.options.healthPort, host, metricsToken}, {
         healthz: () => healthz(this.probeInputs()),
         livez: () => livez(this.probeInputs()),
         readyz: () => readyz(this.probeInputs()),
@@ -174,7 +175,13 @@ export class Daemon {
           return this.metrics.text()
         },
       })
-      logger.info('health endpoints listening', {url: `http://127.0.0.1:${this.health.port}/healthz`})
+      logger.info('health endpoints listening', {url: `${this.health.url}/healthz`, metrics_token: metricsToken !== undefined})
+      if (!isLoopbackHost(host) && metricsToken === undefined) {
+        logger.warn('the health endpoints listen beyond this machine and /metrics needs no token', {
+          host,
+          hint: 'Set ATTUNE_METRICS_TOKEN (or health.metrics_token) so only your Prometheus reads /metrics, or firewall the port.',
+        })
+      }
     }
     // The reload is also the lease tick: a quarter of the lease keeps failover close to the lease time.
     this.ticker.every('reload', this.options.reloadIntervalMs ?? Math.min(2000, (config.daemon.lease_seconds * 1000) / 4), () => reconciler.reload())
@@ -269,6 +276,8 @@ export class Daemon {
   }
 
   private updateSensorGauges(): void {
+    this.metrics.databaseUp.set(this.database.ok ? 1 : 0)
+    this.metrics.brokerUp.set(this.publisher.status().ok ? 1 : 0)
     const {failed, total} = this.failedSensors()
     this.metrics.sensorsFailed.set(failed.length)
     this.metrics.sensorsStuck.set(this.database.ok ? (this.running?.polling.stuck().length ?? 0) : 0)

@@ -1,6 +1,14 @@
-import {Counter, Gauge, Histogram, Registry} from 'prom-client'
+import {collectDefaultMetrics, Counter, Gauge, Histogram, Registry} from 'prom-client'
+import {attuneVersion} from '../engine/version.js'
 
-/** The daemon's Prometheus metrics (served as text on /metrics). */
+/**
+ * The daemon's Prometheus metrics (served as text on /metrics), with prom-client's process and
+ * Node.js runtime metrics (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`, ...).
+ *
+ * Per-sensor series exist from the moment a sensor runs here (at 0), so a rate or an alert on
+ * failures works before the first failure, and go when it stops running here: the label set is
+ * bounded by the sensors this daemon runs (`addSensor`, `removeSensor`).
+ */
 export class DaemonMetrics {
   readonly registry = new Registry()
   readonly polls = new Counter({name: 'attune_sensor_polls_total', help: 'Polls completed, by sensor and outcome.', labelNames: ['sensor', 'outcome'], registers: [this.registry]})
@@ -39,6 +47,48 @@ export class DaemonMetrics {
   readonly outboxPending = new Gauge({name: 'attune_outbox_pending', help: 'Messages stored but not yet confirmed by the broker.', registers: [this.registry]})
   readonly publishFailures = new Counter({name: 'attune_publish_failures_total', help: 'Failed attempts to publish outbox messages.', registers: [this.registry]})
   readonly databaseUp = new Gauge({name: 'attune_database_up', help: '1 when the database answers, else 0.', registers: [this.registry]})
+  readonly brokerUp = new Gauge({name: 'attune_broker_up', help: '1 when the broker (RabbitMQ, or the in-process bus) accepts messages, else 0.', registers: [this.registry]})
+  readonly buildInfo = new Gauge({name: 'attune_build_info', help: 'Always 1; the labels say which attune and Node.js run.', labelNames: ['version', 'node'], registers: [this.registry]})
+  readonly lastSuccess = new Gauge({
+    name: 'attune_sensor_last_success_timestamp_seconds',
+    help: 'When a poll of the sensor last succeeded (Unix time); 0 before the first.',
+    labelNames: ['sensor'],
+    registers: [this.registry],
+  })
+  /** The sensors with series here, and their triggers. */
+  private readonly sensorTriggers = new Map<string, string | undefined>()
+
+  constructor() {
+    collectDefaultMetrics({register: this.registry})
+    this.buildInfo.set({version: attuneVersion(), node: process.version}, 1)
+  }
+
+  /** A polled sensor now runs here: its series start at 0 (and its trigger's). */
+  addSensor(sensor: string, trigger?: string): void {
+    if (this.sensorTriggers.has(sensor)) return
+    this.sensorTriggers.set(sensor, trigger)
+    for (const outcome of ['ok', 'failed']) this.polls.inc({sensor, outcome}, 0)
+    for (const counter of [this.pollFailures, this.pollDeadlines, this.overruns]) counter.inc({sensor}, 0)
+    this.lastSuccess.set({sensor}, 0)
+    if (trigger) {
+      this.events.inc({trigger}, 0)
+      this.deduplicated.inc({trigger}, 0)
+    }
+  }
+
+  /** The sensor no longer runs here (removed, disabled, moved to another daemon): its series go. */
+  removeSensor(sensor: string): void {
+    if (!this.sensorTriggers.has(sensor)) return
+    this.sensorTriggers.delete(sensor)
+    for (const outcome of ['ok', 'failed']) this.polls.remove({sensor, outcome})
+    for (const metric of [this.pollFailures, this.pollDeadlines, this.overruns, this.lastSuccess]) metric.remove({sensor})
+    // A trigger's series stay: other sensors, timers and webhooks count into them too.
+  }
+
+  /** A poll of the sensor succeeded now (only while it runs here). */
+  sensorSucceeded(sensor: string, at = Date.now()): void {
+    if (this.sensorTriggers.has(sensor)) this.lastSuccess.set({sensor}, at / 1000)
+  }
 
   text(): Promise<string> {
     return this.registry.metrics()

@@ -66,6 +66,7 @@ export class PollingService {
     for (const row of rows) {
       seen.add(row.ref)
       this.sensors.set(row.ref, row)
+      this.context.metrics.addSensor(row.ref, row.trigger_ref)
       this.scheduler.upsert({ref: row.ref, intervalMs: (row.poll_interval ?? defaultInterval) * 1000, version: new Date(row.updated).toISOString()})
     }
     for (const ref of this.scheduler.refs()) {
@@ -73,6 +74,7 @@ export class PollingService {
       this.scheduler.remove(ref)
       this.sensors.delete(ref)
       this.runners.closeSensor(ref)
+      this.context.metrics.removeSensor(ref)
       this.context.logger.info('sensor removed or disabled', {sensor: ref})
     }
   }

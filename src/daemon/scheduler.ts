@@ -336,6 +336,7 @@ export class PollScheduler {
       status.consecutive_failures = 0
       status.last_error = null
       status.state = 'running'
+      this.options.metrics?.sensorSucceeded(ref)
     } else {
       status.failures++
       status.consecutive_failures++

@@ -1,7 +1,7 @@
 import {Ajv, type ErrorObject} from 'ajv'
 import {existsSync, readFileSync, statSync} from 'node:fs'
 import {homedir} from 'node:os'
-import {join, resolve} from 'node:path'
+import {dirname, join, resolve} from 'node:path'
 import {parseDocument} from 'yaml'
 import {AbortError} from './errors.js'
 import {runAsSyntaxError} from './sensor/run-as.js'
@@ -47,7 +47,23 @@ export interface AttuneConfig {
      */
     run_as?: string
   }
-  daemon: {health_port?: number; lease_seconds: number; shutdown_timeout: number}
+  daemon: {
+    lease_seconds: number
+    shutdown_timeout: number
+    /** This daemon's worker name; unset: `<hostname>:<pid>`. */
+    name?: string
+    log_level: LogLevel
+    /** The dashboard on a terminal; false: JSON log lines always. */
+    ui: boolean
+    /** Pack folders registered before the daemon starts (relative ones: to the config file's folder, or the current one). */
+    packs?: string[]
+  }
+  /**
+   * The daemon's /healthz, /livez, /readyz and /metrics (docs/daemon.md): served only when `port`
+   * is set (0: any free port). `metrics_token`: a bearer token /metrics then requires.
+   * (`daemon.health_port` in a config file is the older name of `health.port`.)
+   */
+  health: {host: string; port?: number; metrics_token?: string}
   /**
    * The daemon's HTTP API for sensors and webhooks (docs/api.md): on by default on
    * 127.0.0.1:9465; `port: 0` takes any free port. `body_limit` in bytes; `rate_limit` in
@@ -55,6 +71,9 @@ export interface AttuneConfig {
    */
   api: {enabled: boolean; host: string; port: number; body_limit: number; rate_limit: number}
 }
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 /** The API's documented default port (health is 9464). */
 export const DEFAULT_API_PORT = 9465
@@ -74,7 +93,8 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
     interpreters: {},
     capabilities: {},
   },
-  daemon: {lease_seconds: 15, shutdown_timeout: 30},
+  daemon: {lease_seconds: 15, shutdown_timeout: 30, log_level: 'info', ui: true},
+  health: {host: '127.0.0.1'},
   api: {enabled: true, host: '127.0.0.1', port: 9465, body_limit: 1024 * 1024, rate_limit: 50},
 }
 
@@ -116,9 +136,23 @@ const SCHEMA = {
       type: 'object',
       additionalProperties: false,
       properties: {
+        // The older name of health.port.
         health_port: {type: 'integer', minimum: 0, maximum: 65535},
-        lease_seconds: positive,
+        lease_seconds: {type: 'number', minimum: 2, maximum: 3600},
         shutdown_timeout: positive,
+        name: {type: 'string', minLength: 1},
+        log_level: {enum: LOG_LEVELS},
+        ui: {type: 'boolean'},
+        packs: {type: 'array', items: {type: 'string', minLength: 1}},
+      },
+    },
+    health: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        host: {type: 'string', minLength: 1},
+        port: {type: 'integer', minimum: 0, maximum: 65535},
+        metrics_token: {type: 'string', minLength: 1},
       },
     },
     api: {
@@ -156,6 +190,75 @@ export interface LoadedConfig {
   file?: string
   /** Where settings whose errors must name their origin came from (`ATTUNE_SENSOR_RUN_AS`, `sensor.run_as in FILE`). */
   origins: {'sensor.run_as'?: string}
+  /**
+   * Where each setting's value came from, by key (`daemon.lease_seconds`): `default`,
+   * `file:PATH`, `env:NAME` or `flag:--name`.
+   */
+  sources: Record<string, string>
+}
+
+/**
+ * Each setting's environment variables (first set wins; `*_FILE` ones hold a secret's file) and
+ * the flag of the commands that have one. One table for `attune config show` and the docs.
+ */
+export const SETTING_NAMES: Record<string, {env: string[]; flag?: string}> = {
+  home: {env: ['ATTUNE_HOME']},
+  'database.url': {env: ['ATTUNE_DATABASE_URL', 'ATTUNE_DATABASE_URL_FILE', 'DATABASE_URL', 'DATABASE_URL_FILE'], flag: '--database-url'},
+  'amqp.url': {env: ['ATTUNE_AMQP_URL', 'ATTUNE_AMQP_URL_FILE'], flag: '--amqp-url'},
+  'auth.jwt_secret': {env: ['ATTUNE_JWT_SECRET', 'ATTUNE_JWT_SECRET_FILE']},
+  'auth.jwt_secret_previous': {env: ['ATTUNE_JWT_SECRET_PREVIOUS', 'ATTUNE_JWT_SECRET_PREVIOUS_FILE']},
+  'security.jwt_secret': {env: ['ATTUNE__SECURITY__JWT_SECRET', 'ATTUNE__SECURITY__JWT_SECRET_FILE']},
+  'pipeline.enforcements': {env: ['ATTUNE_ENFORCEMENTS']},
+  'sensor.timeout': {env: ['ATTUNE_SENSOR_TIMEOUT'], flag: '--timeout'},
+  'sensor.poll_interval': {env: ['ATTUNE_SENSOR_POLL_INTERVAL']},
+  'sensor.max_concurrent_sensors': {env: ['ATTUNE_SENSOR_MAX_CONCURRENT_SENSORS']},
+  'sensor.max_restart_attempts': {env: ['ATTUNE_SENSOR_MAX_RESTART_ATTEMPTS']},
+  'sensor.max_output_bytes': {env: ['ATTUNE_SENSOR_MAX_OUTPUT_BYTES']},
+  'sensor.interpreters.python': {env: ['ATTUNE_SENSOR_INTERPRETERS_PYTHON']},
+  'sensor.interpreters.node': {env: ['ATTUNE_SENSOR_INTERPRETERS_NODE']},
+  'sensor.interpreters.shell': {env: ['ATTUNE_SENSOR_INTERPRETERS_SHELL']},
+  'sensor.capabilities.runtimes': {env: ['ATTUNE_SENSOR_RUNTIMES']},
+  'sensor.run_as': {env: ['ATTUNE_SENSOR_RUN_AS']},
+  'daemon.packs': {env: ['ATTUNE_PACKS'], flag: '--packs'},
+  'daemon.name': {env: ['ATTUNE_DAEMON_NAME'], flag: '--name'},
+  'daemon.lease_seconds': {env: ['ATTUNE_LEASE_SECONDS'], flag: '--lease-seconds'},
+  'daemon.shutdown_timeout': {env: ['ATTUNE_SHUTDOWN_TIMEOUT'], flag: '--shutdown-timeout'},
+  'daemon.log_level': {env: ['ATTUNE_LOG_LEVEL'], flag: '--log-level'},
+  'daemon.ui': {env: ['ATTUNE_UI'], flag: '--no-ui'},
+  'health.host': {env: ['ATTUNE_HEALTH_HOST'], flag: '--health-host'},
+  'health.port': {env: ['ATTUNE_HEALTH_PORT'], flag: '--health-port'},
+  'health.metrics_token': {env: ['ATTUNE_METRICS_TOKEN', 'ATTUNE_METRICS_TOKEN_FILE']},
+  'api.enabled': {env: ['ATTUNE_API_ENABLED'], flag: '--no-api'},
+  'api.host': {env: ['ATTUNE_API_HOST'], flag: '--api-host'},
+  'api.port': {env: ['ATTUNE_API_PORT'], flag: '--api-port'},
+  'api.body_limit': {env: ['ATTUNE_API_BODY_LIMIT']},
+  'api.rate_limit': {env: ['ATTUNE_API_RATE_LIMIT']},
+}
+
+/** Every setting's key, in the order of the config file's schema (nested objects flattened, lists are one setting). */
+export function settingKeys(): string[] {
+  const keys: string[] = []
+  const walk = (schema: {properties?: Record<string, unknown>}, prefix: string) => {
+    for (const [name, child] of Object.entries(schema.properties ?? {})) {
+      const key = prefix ? `${prefix}.${name}` : name
+      if (key === 'daemon.health_port') continue
+      const node = child as {type?: string; properties?: Record<string, unknown>}
+      if (node.type === 'object' && node.properties) walk(node, key)
+      else keys.push(key)
+    }
+  }
+  walk(SCHEMA, '')
+  return keys
+}
+
+/** The value at a dotted key, or undefined. */
+export function configValue(config: unknown, key: string): unknown {
+  let value: unknown = config
+  for (const part of key.split('.')) {
+    if (!isPlainObject(value)) return undefined
+    value = value[part]
+  }
+  return value
 }
 
 function describeAjvError(error: ErrorObject, where: string): string {
@@ -192,6 +295,9 @@ export function readConfigFile(path: string): ConfigOverrides {
     })
   }
   const config = value as ConfigOverrides
+  adoptOlderKeys(config, path)
+  // Pack folders in a config file are relative to the file, wherever attune is started from.
+  if (config.daemon?.packs) config.daemon.packs = config.daemon.packs.map((pack) => resolve(dirname(path), pack))
   const runAsProblem = config.sensor?.run_as === undefined ? undefined : runAsSyntaxError(config.sensor.run_as)
   if (runAsProblem) {
     throw new AbortError(`Invalid value for "sensor.run_as" in ${path}: "${config.sensor?.run_as}" ${runAsProblem}`, {
@@ -203,11 +309,28 @@ export function readConfigFile(path: string): ConfigOverrides {
   return config
 }
 
+/** `daemon.health_port` is the older name of `health.port`: read as it, both set differently is an error. */
+function adoptOlderKeys(config: ConfigOverrides, path: string): void {
+  const daemon = config.daemon as (ConfigOverrides['daemon'] & {health_port?: number}) | undefined
+  if (daemon?.health_port === undefined) return
+  const older = daemon.health_port
+  delete daemon.health_port
+  if (config.health?.port !== undefined && config.health.port !== older) {
+    throw new AbortError(`Both "health.port" (${config.health.port}) and its older name "daemon.health_port" (${older}) are set in ${path}.`, {
+      code: 'config_invalid',
+      hint: 'Keep health.port and remove daemon.health_port.',
+    })
+  }
+  config.health = {...config.health, port: older}
+}
+
 /** The settings in a config file that are secrets: JWT secrets, and URLs that carry a password. */
 export function configSecrets(config: ConfigOverrides): string[] {
   const secrets: string[] = []
   if (config.auth?.jwt_secret) secrets.push('auth.jwt_secret')
+  if (config.auth?.jwt_secret_previous) secrets.push('auth.jwt_secret_previous')
   if (config.security?.jwt_secret) secrets.push('security.jwt_secret')
+  if (config.health?.metrics_token) secrets.push('health.metrics_token')
   if (urlHasPassword(config.database?.url)) secrets.push('database.url')
   if (urlHasPassword(config.amqp?.url)) secrets.push('amqp.url')
   return secrets
@@ -262,7 +385,15 @@ function formatMode(mode: number): string {
  * also be given as `<NAME>_FILE`, the path of a file holding the value (the Docker and
  * Kubernetes secrets convention): the value then never sits in attune's environment.
  */
-export const SECRET_VARIABLES = ['ATTUNE_DATABASE_URL', 'DATABASE_URL', 'ATTUNE_AMQP_URL', 'ATTUNE_JWT_SECRET', 'ATTUNE_JWT_SECRET_PREVIOUS', 'ATTUNE__SECURITY__JWT_SECRET'] as const
+export const SECRET_VARIABLES = [
+  'ATTUNE_DATABASE_URL',
+  'DATABASE_URL',
+  'ATTUNE_AMQP_URL',
+  'ATTUNE_JWT_SECRET',
+  'ATTUNE_JWT_SECRET_PREVIOUS',
+  'ATTUNE__SECURITY__JWT_SECRET',
+  'ATTUNE_METRICS_TOKEN',
+] as const
 
 /**
  * A secret from `NAME` or from the file `NAME_FILE` names (trailing newlines are dropped, as
@@ -341,6 +472,53 @@ function portFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return value
 }
 
+function integerFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`
+    throw new AbortError(`${name} must be a whole number ${range}, got "${raw}"`, {code: 'env_invalid'})
+  }
+  return value
+}
+
+function rangeFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const value = Number(raw)
+  if (!Number.isFinite(value) || value < min || value > max) throw new AbortError(`${name} must be a number from ${min} to ${max}, got "${raw}"`, {code: 'env_invalid'})
+  return value
+}
+
+const TRUE = new Set(['1', 'true', 'yes', 'on'])
+const FALSE = new Set(['0', 'false', 'no', 'off'])
+
+function booleanFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  const lower = raw.trim().toLowerCase()
+  if (TRUE.has(lower)) return true
+  if (FALSE.has(lower)) return false
+  throw new AbortError(`${name} must be true or false (or 1/0, yes/no, on/off), got "${raw}"`, {code: 'env_invalid'})
+}
+
+function choiceFromEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[]): T | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  if ((choices as readonly string[]).includes(raw)) return raw as T
+  throw new AbortError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`, {code: 'env_invalid'})
+}
+
+function listFromEnv(env: NodeJS.ProcessEnv, name: string): string[] | undefined {
+  const raw = env[name]
+  if (!raw) return undefined
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+}
+
 /** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values; secrets also from `*_FILE`. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   const runtimes = env.ATTUNE_SENSOR_RUNTIMES
@@ -352,10 +530,33 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     // Attune's own variable for its setting security.jwt_secret.
     security: {jwt_secret: secretFromEnv(env, 'ATTUNE__SECURITY__JWT_SECRET')},
     pipeline: {enforcements: enforcementsFromEnv(env)},
-    api: {host: env.ATTUNE_API_HOST || undefined, port: portFromEnv(env, 'ATTUNE_API_PORT')},
+    api: {
+      enabled: booleanFromEnv(env, 'ATTUNE_API_ENABLED'),
+      host: env.ATTUNE_API_HOST || undefined,
+      port: portFromEnv(env, 'ATTUNE_API_PORT'),
+      body_limit: integerFromEnv(env, 'ATTUNE_API_BODY_LIMIT', 1),
+      rate_limit: integerFromEnv(env, 'ATTUNE_API_RATE_LIMIT', 1),
+    },
+    daemon: {
+      lease_seconds: rangeFromEnv(env, 'ATTUNE_LEASE_SECONDS', 2, 3600),
+      shutdown_timeout: numberFromEnv(env, 'ATTUNE_SHUTDOWN_TIMEOUT'),
+      name: env.ATTUNE_DAEMON_NAME || undefined,
+      log_level: choiceFromEnv(env, 'ATTUNE_LOG_LEVEL', LOG_LEVELS),
+      ui: booleanFromEnv(env, 'ATTUNE_UI'),
+      packs: listFromEnv(env, 'ATTUNE_PACKS'),
+    },
+    health: {host: env.ATTUNE_HEALTH_HOST || undefined, port: portFromEnv(env, 'ATTUNE_HEALTH_PORT'), metrics_token: secretFromEnv(env, 'ATTUNE_METRICS_TOKEN')},
     sensor: {
       timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
       poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),
+      max_concurrent_sensors: integerFromEnv(env, 'ATTUNE_SENSOR_MAX_CONCURRENT_SENSORS', 1),
+      max_restart_attempts: integerFromEnv(env, 'ATTUNE_SENSOR_MAX_RESTART_ATTEMPTS', 1),
+      max_output_bytes: integerFromEnv(env, 'ATTUNE_SENSOR_MAX_OUTPUT_BYTES', 1),
+      interpreters: {
+        python: env.ATTUNE_SENSOR_INTERPRETERS_PYTHON || undefined,
+        node: env.ATTUNE_SENSOR_INTERPRETERS_NODE || undefined,
+        shell: env.ATTUNE_SENSOR_INTERPRETERS_SHELL || undefined,
+      },
       run_as: runAsFromEnv(env),
       capabilities: {
         runtimes: runtimes
@@ -417,5 +618,15 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (options.overrides?.sensor?.run_as !== undefined) origins['sensor.run_as'] = 'sensor.run_as'
   else if (fromEnv.sensor?.run_as !== undefined) origins['sensor.run_as'] = 'ATTUNE_SENSOR_RUN_AS'
   else if (fromFile?.sensor?.run_as !== undefined) origins['sensor.run_as'] = `sensor.run_as in ${file}`
-  return {config, file, origins}
+  const sources: Record<string, string> = {}
+  for (const key of settingKeys()) {
+    const names = SETTING_NAMES[key]
+    if (configValue(options.overrides, key) !== undefined) sources[key] = `flag:${names?.flag ?? key}`
+    else if (configValue(fromEnv, key) !== undefined) sources[key] = `env:${names?.env.find((name) => env[name]) ?? key}`
+    else if (configValue(fromFile, key) !== undefined) sources[key] = `file:${file}`
+    else sources[key] = 'default'
+  }
+  // auth.jwt_secret falls back to security.jwt_secret (above).
+  if (sources['auth.jwt_secret'] === 'default' && config.auth.jwt_secret !== undefined) sources['auth.jwt_secret'] = sources['security.jwt_secret']
+  return {config, file, origins, sources}
 }

@@ -8,8 +8,9 @@ function shortPath(path: string | null): string {
   return home && home !== '/' && path.startsWith(`${home}/`) ? `~${path.slice(home.length)}` : path
 }
 
+/** A time as ISO 8601 in UTC (`2026-11-30T08:15:02Z`), as everywhere in attune: never the local zone. */
 function clock(iso: string): string {
-  return new Date(iso).toLocaleTimeString()
+  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
 /** `attune runtime detect` as a table plus a few lines on where the answer came from. */

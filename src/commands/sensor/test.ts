@@ -122,7 +122,7 @@ bad output, non-zero exit), 2 bad usage (missing file, bad --config, unknown run
     let running = Promise.resolve()
     const rerun = (reason: string) => {
       running = running.then(async () => {
-        process.stderr.write(`\n── ${reason} ${new Date().toLocaleTimeString()} ──\n`)
+        process.stderr.write(`\n── ${reason} ${new Date().toISOString()} ──\n`)
         // A changed file must be imported afresh: drop the warm runner.
         runners.closeAll()
         show(await runOnce(runners))
