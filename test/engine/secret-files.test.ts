@@ -38,6 +38,7 @@ const values: Record<(typeof SECRET_VARIABLES)[number], {value: string; read: (c
   ATTUNE_JWT_SECRET: {value: 'jwt-secret-0123456789-0123456789-abc', read: (config) => config.auth?.jwt_secret},
   ATTUNE_JWT_SECRET_PREVIOUS: {value: 'old-secret-0123456789-0123456789-abc', read: (config) => config.auth?.jwt_secret_previous},
   ATTUNE__SECURITY__JWT_SECRET: {value: 'security-secret-0123456789-0123456789', read: (config) => config.security?.jwt_secret},
+  ATTUNE_METRICS_TOKEN: {value: 'metrics-token-0123456789', read: (config) => config.health?.metrics_token},
 }
 
 describe('secrets from *_FILE', () => {
