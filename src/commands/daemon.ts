@@ -61,12 +61,18 @@ With no database configured it uses the embedded database in $ATTUNE_HOME and se
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
 
 On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes JSON log lines.
+Every flag below is also an ATTUNE_* variable and a config file key (attune config show lists
+them with their sources; docs/configuration.md).
 SIGTERM or Ctrl-C stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
 a second signal stops it at once.`
 
   static override examples = [
     {description: 'Run the core and example packs on the embedded database', command: '<%= config.bin %> <%= command.id %> --packs packs/core --packs packs/examples'},
     {description: 'Production: PostgreSQL, RabbitMQ, health endpoints', command: 'ATTUNE_DATABASE_URL=postgres://attune@db/attune ATTUNE_AMQP_URL=amqp://rabbit <%= config.bin %> <%= command.id %> --health-port 9464 --no-ui'},
+    {
+      description: 'Health endpoints for a Prometheus on another host, /metrics behind a bearer token',
+      command: 'ATTUNE_METRICS_TOKEN_FILE=/etc/attune/metrics-token <%= config.bin %> <%= command.id %> --health-host 0.0.0.0 --health-port 9464 --no-ui',
+    },
   ]
 
   static override flags = daemonFlags
