@@ -39,6 +39,8 @@ export class LongRunningService {
     for (const row of rows) {
       if (this.closed) return
       wanted.add(row.ref)
+      // Its triggers' event counters exist from the start, at 0.
+      for (const trigger of row.trigger_types) this.context.metrics.events.inc({trigger}, 0)
       const triggers: TriggerInstance[] = rules
         .filter((rule) => row.trigger_types.includes(rule.trigger_ref))
         .map((rule) => ({id: rule.id, ref: rule.ref, trigger_ref: rule.trigger_ref, config: rule.trigger_params ?? {}}))
