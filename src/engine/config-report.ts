@@ -20,7 +20,21 @@ export interface ConfigReport {
   /** The config file that was read (null: none). */
   file: string | null
   settings: ConfigSetting[]
+  /** `ATTUNE_*` variables set in the environment that are no setting (a typo?): ignored. */
+  ignored_env: string[]
 }
+
+/** `ATTUNE_*` variables that are not settings but mean something: the config file, and what attune gives sensors. */
+const OTHER_VARIABLES = new Set([
+  'ATTUNE_CONFIG',
+  'ATTUNE_SENSOR_TRIGGERS',
+  'ATTUNE_SENSOR_REF',
+  'ATTUNE_SENSOR_ID',
+  'ATTUNE_API_TOKEN',
+  'ATTUNE_API_URL',
+  'ATTUNE_MQ_URL',
+  'ATTUNE_MQ_EXCHANGE',
+])
 
 /** Settings that are secrets: never shown. */
 const SECRET_KEYS = new Set(['auth.jwt_secret', 'auth.jwt_secret_previous', 'security.jwt_secret', 'health.metrics_token'])
@@ -35,7 +49,11 @@ function shown(key: string, value: unknown): unknown {
 }
 
 /** The effective configuration, every setting with its value (secrets redacted) and its source. */
-export function describeConfig(loaded: LoadedConfig): ConfigReport {
+export function describeConfig(loaded: LoadedConfig, env: NodeJS.ProcessEnv = process.env): ConfigReport {
+  const known = new Set([...Object.values(SETTING_NAMES).flatMap((names) => names.env), ...OTHER_VARIABLES])
+  const ignored = Object.keys(env)
+    .filter((name) => name.startsWith('ATTUNE_') && env[name] !== undefined && !known.has(name))
+    .sort()
   const settings = settingKeys().map((key) => ({
     key,
     value: shown(key, configValue(loaded.config, key)),
@@ -44,5 +62,5 @@ export function describeConfig(loaded: LoadedConfig): ConfigReport {
     env: SETTING_NAMES[key]?.env ?? [],
     flag: SETTING_NAMES[key]?.flag ?? null,
   }))
-  return {file: loaded.file ?? null, settings}
+  return {file: loaded.file ?? null, settings, ignored_env: ignored}
 }

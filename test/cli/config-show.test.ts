@@ -30,10 +30,14 @@ describe('attune config show', () => {
       ATTUNE_UI: 'false',
       ATTUNE_API_ENABLED: 'false',
       ATTUNE_PACKS: 'packs/core,packs/examples',
+      ATTUNE_HEALTHPORT: '9471',
     })
     expect(run.exitCode, run.stderr as string).toBe(0)
     const report = JSON.parse(run.stdout as string) as ConfigReport
     expect(report.file).toBeNull()
+    // A variable that is no setting (a typo) is named, not an error.
+    expect(report.ignored_env).toEqual(['ATTUNE_HEALTHPORT'])
+    expect(run.stderr).toContain('Warning: ignored ATTUNE_HEALTHPORT: not an attune setting')
     const expected: Array<[string, unknown, string]> = [
       ['health.port', 9470, 'env:ATTUNE_HEALTH_PORT'],
       ['health.host', '0.0.0.0', 'env:ATTUNE_HEALTH_HOST'],

@@ -158,6 +158,11 @@ describe('describeConfig (attune config show)', () => {
     expect(report.settings.map((row) => row.key)).toEqual(settingKeys())
   })
 
+  it('names ATTUNE_* variables that are no setting (a typo), not those attune gives sensors', () => {
+    const env = {ATTUNE_HOME: home, ATTUNE_HEALTHPORT: '9464', ATTUNE_LEASE_SECONDS: '20', ATTUNE_API_TOKEN: 'x', ATTUNE_SENSOR_REF: 'a.b', ATTUNE_CONFIG_FILE: 'x.yaml'}
+    expect(describeConfig(loadConfig({env, cwd: dir}), env).ignored_env).toEqual(['ATTUNE_CONFIG_FILE', 'ATTUNE_HEALTHPORT'])
+  })
+
   it('names a secret file variable as the source', () => {
     const path = configFile('token', 'from-a-file\n')
     const report = describeConfig(load({ATTUNE_METRICS_TOKEN_FILE: path}))

@@ -7,7 +7,8 @@ export default class ConfigShow extends AttuneCommand<typeof ConfigShow> {
 
   static override description = `Resolves the configuration as every command does (flags > ATTUNE_* environment > config
 file > defaults) and prints each setting with its source: default, file:PATH, env:NAME or
-flag:--name. Secrets are shown as *** and URLs without their password. It takes the daemon's
+flag:--name. Secrets are shown as *** and URLs without their password. ATTUNE_* variables that
+are no setting (a typo?) are named in a warning on stderr. It takes the daemon's
 flags, so it shows what \`attune daemon\` with the same flags and environment would use.
 
 A bad value in the environment or the config file is an error naming it (exit 2).
@@ -23,6 +24,9 @@ Every setting: docs/configuration.md.`
   public async run(): Promise<ConfigReport> {
     const {describeConfig} = await import('../../engine/config-report.js')
     const report = describeConfig(this.loadConfig(daemonOverrides(this.flags)))
+    if (report.ignored_env.length > 0) {
+      process.stderr.write(`Warning: ignored ${report.ignored_env.join(', ')}: not an attune setting (see docs/configuration.md).\n`)
+    }
     if (!this.jsonEnabled()) {
       const {renderTable} = await import('../../ui/table.js')
       this.print(`Config file: ${report.file ?? 'none (./attune.yaml and $ATTUNE_HOME/config.yaml do not exist)'}\n`)
