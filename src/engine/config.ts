@@ -503,10 +503,12 @@ function booleanFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefin
   throw new AbortError(`${name} must be true or false (or 1/0, yes/no, on/off), got "${raw}"`, {code: 'env_invalid'})
 }
 
+/** One of `choices`, in any case (`INFO` is `info`). */
 function choiceFromEnv<T extends string>(env: NodeJS.ProcessEnv, name: string, choices: readonly T[]): T | undefined {
   const raw = env[name]
   if (raw === undefined || raw === '') return undefined
-  if ((choices as readonly string[]).includes(raw)) return raw as T
+  const lower = raw.trim().toLowerCase()
+  if ((choices as readonly string[]).includes(lower)) return lower as T
   throw new AbortError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`, {code: 'env_invalid'})
 }
 

@@ -68,6 +68,10 @@ describe('daemon settings from the environment', () => {
     expect(load({}).sources[key]).toBe('default')
   })
 
+  it('takes a log level in any case', () => {
+    expect(load({ATTUNE_LOG_LEVEL: 'WARN'}).config.daemon.log_level).toBe('warn')
+  })
+
   it('every setting has a row in the names table, and every variable there is read', () => {
     expect(Object.keys(SETTING_NAMES).sort()).toEqual(settingKeys().sort())
     for (const [key, variable] of daemonSettings) expect(SETTING_NAMES[key].env).toContain(variable)
