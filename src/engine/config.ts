@@ -54,6 +54,29 @@ export interface AttuneConfig {
    * requests per second per token (or per client address without one).
    */
   api: {enabled: boolean; host: string; port: number; body_limit: number; rate_limit: number}
+  /**
+   * What the daemon prunes, every `check_interval_seconds` (Attune's names and defaults:
+   * 30 days of events and enforcements). Sent outbox rows by the age of their send; expired
+   * keys always. docs/configuration.md#retention.
+   */
+  retention: RetentionSettings
+}
+
+/** Limits of one table (`null`: no limit of that kind). */
+export interface RetentionTableSettings {
+  max_age_seconds?: number | null
+  max_rows?: number | null
+}
+
+export interface RetentionSettings {
+  /** The daemon prunes periodically (`attune db prune` works either way). */
+  enabled: boolean
+  check_interval_seconds: number
+  /** Rows deleted per statement. */
+  batch_size: number
+  events: RetentionTableSettings
+  enforcements: RetentionTableSettings
+  outbox: RetentionTableSettings
 }
 
 /** The API's documented default port (health is 9464). */
@@ -76,10 +99,23 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
   },
   daemon: {lease_seconds: 15, shutdown_timeout: 30},
   api: {enabled: true, host: '127.0.0.1', port: 9465, body_limit: 1024 * 1024, rate_limit: 50},
+  retention: {
+    enabled: true,
+    check_interval_seconds: 3600,
+    batch_size: 1000,
+    events: {max_age_seconds: 30 * 86_400},
+    enforcements: {max_age_seconds: 30 * 86_400},
+    outbox: {max_age_seconds: 86_400},
+  },
 }
 
 const positive = {type: 'number', exclusiveMinimum: 0}
 const positiveInteger = {type: 'integer', minimum: 1}
+const retentionTable = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {max_age_seconds: {type: ['integer', 'null'], minimum: 1}, max_rows: {type: ['integer', 'null'], minimum: 1}},
+}
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -130,6 +166,18 @@ const SCHEMA = {
         port: {type: 'integer', minimum: 0, maximum: 65535},
         body_limit: positiveInteger,
         rate_limit: positiveInteger,
+      },
+    },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: {type: 'boolean'},
+        check_interval_seconds: positive,
+        batch_size: positiveInteger,
+        events: retentionTable,
+        enforcements: retentionTable,
+        outbox: retentionTable,
       },
     },
   },
