@@ -112,8 +112,8 @@ describe('compose.yaml', () => {
   const schema = JSON.parse(read('test/fixtures/compose-spec/compose-spec.json')) as Record<string, unknown>
   delete schema.$schema // draft-07, which ajv knows without the meta-schema's URL
   const ajv = new Ajv({strict: false, allErrors: true})
-  const addFormats = (addFormatsModule as unknown as {default?: typeof addFormatsModule}).default ?? addFormatsModule
-  addFormats(ajv)
+  // ajv-formats is CommonJS: its default import is the module, whose `default` is the plugin.
+  addFormatsModule.default(ajv)
   const validateCompose = ajv.compile(schema)
   const compose = parseYaml(read('compose.yaml'), {merge: true}) as {services: Record<string, Record<string, unknown>>; secrets: Record<string, {file: string}>}
 
