@@ -22,10 +22,23 @@ export class RetentionService {
     tableRowsGauge(context.metrics.registry, () => (this.database.ok ? tableRowCounts(this.database.store) : Promise.reject(new Error('database down'))))
   }
 
-  /** Registers the periodic prune (when `retention.enabled`) with the daemon's ticker. */
+  /**
+   * Registers the periodic prune (when `retention.enabled`) with the daemon's ticker: the first
+   * a minute after the start (or one interval, if shorter), so a daemon restarted more often
+   * than the interval still prunes, then every interval.
+   */
   schedule(ticker: Ticker): this {
     const {retention} = this.context.config
-    if (retention.enabled) ticker.every('retention', retention.check_interval_seconds * 1000, () => this.prune())
+    if (!retention.enabled) return this
+    const intervalMs = retention.check_interval_seconds * 1000
+    const tickMs = Math.min(intervalMs, 60_000)
+    let dueAt = Date.now() + tickMs
+    ticker.every('retention', tickMs, async () => {
+      if (Date.now() < dueAt) return
+      // Half a tick early: the tick an interval from now is not missed by a few milliseconds.
+      dueAt = Date.now() + intervalMs - tickMs / 2
+      await this.prune()
+    })
     return this
   }
 
