@@ -206,6 +206,15 @@ describe('the packed package', () => {
     }
   })
 
+  it('bin/run.js in a checkout that was not built says how to build it (exit 2)', async () => {
+    const checkout = mkdtempSync(join(work, 'checkout-'))
+    mkdirSync(join(checkout, 'bin'))
+    await execa('cp', [join(ROOT, 'bin', 'run.js'), join(checkout, 'bin', 'run.js')])
+    const run = await execa(process.execPath, [join(checkout, 'bin', 'run.js'), '--version'], {reject: false})
+    expect(run.exitCode).toBe(2)
+    expect(run.stderr).toContain('npm run build')
+  })
+
   it('installs from the tarball with its lockfile, and runs from another directory', async () => {
     // As the Dockerfile's runtime stage does: unpack, production dependencies from the lockfile.
     const app = join(work, 'app')
