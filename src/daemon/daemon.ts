@@ -20,6 +20,7 @@ import {healthz, livez, readyz, type ProbeInputs} from './probes.js'
 import {PublisherService, type BrokerStatus} from './publisher.js'
 import {Reconciler} from './reconciler.js'
 import {WorkerRegistration} from './registration.js'
+import {RetentionService} from './retention.js'
 import type {SchedulerOptions, SensorStatus} from './scheduler.js'
 import {Ticker, withDeadline, type DaemonContext} from './service.js'
 import {SensorStateWriter} from './states.js'
@@ -97,6 +98,7 @@ export class Daemon {
   private running?: Running
   private health?: HealthServer
   private api?: ApiServer
+  private retention?: RetentionService
   private readonly startedAt = new Date()
   private stopping = false
 
@@ -189,6 +191,7 @@ export class Daemon {
     this.ticker.every('heartbeat', heartbeatMs, () => this.heartbeat())
     this.ticker.every('sensor states', 1000, () => this.flushStates())
     this.ticker.every('lease deadline', 1000, () => reconciler.checkLeaseDeadline())
+    this.retention = new RetentionService(this.context, database).schedule(this.ticker)
     logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size})
   }
 
@@ -301,6 +304,7 @@ export class Daemon {
     // Nothing starts from here on, even from a reload tick already under way.
     running?.reconciler.close()
     running?.timers.close()
+    this.retention?.stop()
     await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {error: errorMessage(error)}))
     // No new requests; those in flight finish (their events are committed) before the rest stops.
     await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {error: errorMessage(error)}))

@@ -94,3 +94,27 @@ export class DaemonMetrics {
     return this.registry.metrics()
   }
 }
+
+/**
+ * `attune_table_rows{table}`: rows in the tables retention keeps in bounds, read from the
+ * database when scraped (`read`, cached for `maxAgeMs`). A read that fails or takes longer
+ * than `timeoutMs` leaves the last values: a scrape never waits on a database that is down.
+ */
+export function tableRowsGauge(registry: Registry, read: () => Promise<Record<string, number>>, options: {maxAgeMs?: number; timeoutMs?: number} = {}): Gauge<'table'> {
+  let readAt = 0
+  return new Gauge({
+    name: 'attune_table_rows',
+    help: 'Rows in the tables retention prunes (estimated on PostgreSQL for large tables).',
+    labelNames: ['table'],
+    registers: [registry],
+    async collect() {
+      if (Date.now() - readAt < (options.maxAgeMs ?? 5000)) return
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), options.timeoutMs ?? 2000)))
+      const counts = await Promise.race([read().catch(() => undefined), timeout]).finally(() => clearTimeout(timer))
+      if (!counts) return
+      readAt = Date.now()
+      for (const [table, rows] of Object.entries(counts)) this.set({table}, rows)
+    },
+  })
+}

@@ -29,6 +29,8 @@ export class PublisherService {
     const {config, logger, metrics} = this.context
     this.bus = createBus({amqpUrl: config.amqp.url})
     this.relay = new OutboxRelay(store, this.bus, {
+      // Sent rows are pruned by the retention service (retention.outbox), not by the relay.
+      retainSentMs: 0,
       onError: (error, delayMs) => {
         metrics.publishFailures.inc()
         logger.warn('publishing is delayed', {error: error.message, retry_in_ms: delayMs})

@@ -70,6 +70,29 @@ export interface AttuneConfig {
    * requests per second per token (or per client address without one).
    */
   api: {enabled: boolean; host: string; port: number; body_limit: number; rate_limit: number}
+  /**
+   * What the daemon prunes, every `check_interval_seconds` (Attune's names and defaults:
+   * 30 days of events and enforcements). Sent outbox rows by the age of their send; expired
+   * keys always. docs/configuration.md#retention.
+   */
+  retention: RetentionSettings
+}
+
+/** Limits of one table (`null`: no limit of that kind). */
+export interface RetentionTableSettings {
+  max_age_seconds?: number | null
+  max_rows?: number | null
+}
+
+export interface RetentionSettings {
+  /** The daemon prunes periodically (`attune db prune` works either way). */
+  enabled: boolean
+  check_interval_seconds: number
+  /** Rows deleted per statement. */
+  batch_size: number
+  events: RetentionTableSettings
+  enforcements: RetentionTableSettings
+  outbox: RetentionTableSettings
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
@@ -96,10 +119,23 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
   daemon: {lease_seconds: 15, shutdown_timeout: 30, log_level: 'info', ui: true},
   health: {host: '127.0.0.1'},
   api: {enabled: true, host: '127.0.0.1', port: 9465, body_limit: 1024 * 1024, rate_limit: 50},
+  retention: {
+    enabled: true,
+    check_interval_seconds: 3600,
+    batch_size: 1000,
+    events: {max_age_seconds: 30 * 86_400},
+    enforcements: {max_age_seconds: 30 * 86_400},
+    outbox: {max_age_seconds: 86_400},
+  },
 }
 
 const positive = {type: 'number', exclusiveMinimum: 0}
 const positiveInteger = {type: 'integer', minimum: 1}
+const retentionTable = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {max_age_seconds: {type: ['integer', 'null'], minimum: 1}, max_rows: {type: ['integer', 'null'], minimum: 1}},
+}
 const SCHEMA = {
   type: 'object',
   additionalProperties: false,
@@ -164,6 +200,18 @@ const SCHEMA = {
         port: {type: 'integer', minimum: 0, maximum: 65535},
         body_limit: positiveInteger,
         rate_limit: positiveInteger,
+      },
+    },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: {type: 'boolean'},
+        check_interval_seconds: positive,
+        batch_size: positiveInteger,
+        events: retentionTable,
+        enforcements: retentionTable,
+        outbox: retentionTable,
       },
     },
   },
@@ -233,6 +281,15 @@ export const SETTING_NAMES: Record<string, {env: string[]; flag?: string}> = {
   'api.port': {env: ['ATTUNE_API_PORT'], flag: '--api-port'},
   'api.body_limit': {env: ['ATTUNE_API_BODY_LIMIT']},
   'api.rate_limit': {env: ['ATTUNE_API_RATE_LIMIT']},
+  'retention.enabled': {env: ['ATTUNE_RETENTION_ENABLED']},
+  'retention.check_interval_seconds': {env: ['ATTUNE_RETENTION_CHECK_INTERVAL_SECONDS']},
+  'retention.batch_size': {env: ['ATTUNE_RETENTION_BATCH_SIZE']},
+  'retention.events.max_age_seconds': {env: ['ATTUNE_RETENTION_EVENTS_MAX_AGE_SECONDS']},
+  'retention.events.max_rows': {env: ['ATTUNE_RETENTION_EVENTS_MAX_ROWS']},
+  'retention.enforcements.max_age_seconds': {env: ['ATTUNE_RETENTION_ENFORCEMENTS_MAX_AGE_SECONDS']},
+  'retention.enforcements.max_rows': {env: ['ATTUNE_RETENTION_ENFORCEMENTS_MAX_ROWS']},
+  'retention.outbox.max_age_seconds': {env: ['ATTUNE_RETENTION_OUTBOX_MAX_AGE_SECONDS']},
+  'retention.outbox.max_rows': {env: ['ATTUNE_RETENTION_OUTBOX_MAX_ROWS']},
 }
 
 /** Every setting's key, in the order of the config file's schema (nested objects flattened, lists are one setting). */
@@ -548,6 +605,17 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
       packs: listFromEnv(env, 'ATTUNE_PACKS'),
     },
     health: {host: env.ATTUNE_HEALTH_HOST || undefined, port: portFromEnv(env, 'ATTUNE_HEALTH_PORT'), metrics_token: secretFromEnv(env, 'ATTUNE_METRICS_TOKEN')},
+    retention: {
+      enabled: booleanFromEnv(env, 'ATTUNE_RETENTION_ENABLED'),
+      check_interval_seconds: numberFromEnv(env, 'ATTUNE_RETENTION_CHECK_INTERVAL_SECONDS'),
+      batch_size: integerFromEnv(env, 'ATTUNE_RETENTION_BATCH_SIZE', 1),
+      ...Object.fromEntries(
+        (['events', 'enforcements', 'outbox'] as const).map((table) => {
+          const upper = table.toUpperCase()
+          return [table, {max_age_seconds: integerFromEnv(env, `ATTUNE_RETENTION_${upper}_MAX_AGE_SECONDS`, 1), max_rows: integerFromEnv(env, `ATTUNE_RETENTION_${upper}_MAX_ROWS`, 1)}]
+        }),
+      ),
+    },
     sensor: {
       timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
       poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),

@@ -133,11 +133,14 @@ export async function storedResult<T>(q: Queryable, key: string): Promise<T | un
  * writes) created more than `olderThanMs` ago. Returns how many.
  */
 export async function pruneIdempotencyKeys(q: Queryable, olderThanMs = IDEMPOTENCY_RETENTION_MS): Promise<number> {
-  const {rowCount} = await q.query(
-    `DELETE FROM attune_sensor.idempotency
-      WHERE (expires IS NOT NULL AND expires <= now())
-         OR (expires IS NULL AND created < now() - $1::double precision * interval '1 millisecond')`,
-    [olderThanMs],
-  )
+  const {rowCount} = await q.query(`DELETE FROM attune_sensor.idempotency WHERE ${expiredKeyCondition('$1')}`, [olderThanMs])
   return rowCount
+}
+
+/**
+ * The SQL condition of an expired key row (past its `expires`, or, without one, created more
+ * than `retentionParam` ms ago): what `pruneIdempotencyKeys` and `attune db prune` delete.
+ */
+export function expiredKeyCondition(retentionParam: string): string {
+  return `((expires IS NOT NULL AND expires <= now()) OR (expires IS NULL AND created < now() - ${retentionParam}::double precision * interval '1 millisecond'))`
 }

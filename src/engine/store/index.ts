@@ -27,6 +27,7 @@ export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
 export * from './queries.js'
 export * from './status.js'
 export {upsertByRef} from './upsert.js'
+export * from './retention.js'
 export type {ColumnType, ColumnValue, RefTable, UpsertResult, UpsertStatus} from './upsert.js'
 
 /** `$ATTUNE_HOME`, else `~/.attune`. */
