@@ -38,6 +38,7 @@ a second signal stops it at once.`
     'api-port': Flags.integer({description: 'Port of the HTTP API for sensors and webhooks (default 9465, ATTUNE_API_PORT; 0 = any free port).', min: 0, max: 65_535}),
     'api-host': Flags.string({description: 'Address the API listens on (default 127.0.0.1, ATTUNE_API_HOST; 0.0.0.0 for every interface: put TLS in front).'}),
     'no-api': Flags.boolean({description: 'Do not start the HTTP API.'}),
+    'no-watch': Flags.boolean({description: 'Do not restart a sensor whose file changed, nor register a pack whose YAML changed (daemon.watch: false, ATTUNE_WATCH=0).'}),
     'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30).', min: 1}),
     name: Flags.string({description: 'Worker name of this daemon (default: <hostname>:<pid>).'}),
     'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15).', min: 2, max: 3600}),
@@ -53,7 +54,7 @@ a second signal stops it at once.`
     const loaded = this.loadConfig({
       database: {url: flags['database-url']},
       amqp: {url: flags['amqp-url']},
-      daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds']},
+      daemon: {health_port: flags['health-port'], shutdown_timeout: flags['shutdown-timeout'], lease_seconds: flags['lease-seconds'], watch: flags['no-watch'] ? false : undefined},
       api: {port: flags['api-port'], host: flags['api-host'], enabled: flags['no-api'] ? false : undefined},
     })
     // A bad sensor.run_as is bad input (exit 2) before anything starts.

@@ -25,6 +25,7 @@ import {Ticker, withDeadline, type DaemonContext} from './service.js'
 import {SensorStateWriter} from './states.js'
 import type {SupervisorStatus} from './supervisor.js'
 import {TimerService} from './timers.js'
+import {CodeWatcher} from './watcher.js'
 
 /**
  * `attune daemon` (SPEC §9): the same engine the CLI uses, composed from small services with
@@ -84,6 +85,7 @@ interface Running {
   timers: TimerService
   states: SensorStateWriter
   reconciler: Reconciler
+  watcher?: CodeWatcher
 }
 
 export class Daemon {
@@ -148,8 +150,10 @@ export class Daemon {
     const polling = new PollingService(this.context, database, pipeline, {onStatus: (status) => states.record(status), observe: this.options.observe})
     const longRunning = new LongRunningService(this.context, database, pipeline)
     const timers = new TimerService(this.context, database, pipeline, publisher)
-    const reconciler = new Reconciler(this.context, {database, registration, polling, longRunning, timers, states}, registration.detection)
-    this.running = {polling, longRunning, timers, states, reconciler}
+    // "Edit, save, see it run": a changed sensor file or pack YAML is applied (daemon.watch).
+    const watcher = config.daemon.watch ? new CodeWatcher(this.context, {database, polling, longRunning}) : undefined
+    const reconciler = new Reconciler(this.context, {database, registration, polling, longRunning, timers, states, watcher}, registration.detection)
+    this.running = {polling, longRunning, timers, states, reconciler, watcher}
 
     // Without the database the leases cannot be renewed: stop everything owned before they
     // expire and another daemon takes over (timers resume from their stored state later).
@@ -182,7 +186,7 @@ export class Daemon {
     this.ticker.every('heartbeat', heartbeatMs, () => this.heartbeat())
     this.ticker.every('sensor states', 1000, () => this.flushStates())
     this.ticker.every('lease deadline', 1000, () => reconciler.checkLeaseDeadline())
-    logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size})
+    logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size, watch: config.daemon.watch})
   }
 
   /** The HTTP API (docs/api.md), when enabled and a JWT secret exists to verify tokens with. */
@@ -291,6 +295,7 @@ export class Daemon {
     const running = this.running
     // Nothing starts from here on, even from a reload tick already under way.
     running?.reconciler.close()
+    await running?.watcher?.close()
     running?.timers.close()
     await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {error: errorMessage(error)}))
     // No new requests; those in flight finish (their events are committed) before the rest stops.

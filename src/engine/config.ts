@@ -47,7 +47,11 @@ export interface AttuneConfig {
      */
     run_as?: string
   }
-  daemon: {health_port?: number; lease_seconds: number; shutdown_timeout: number}
+  /**
+   * `watch`: restart a sensor whose file changed, register a pack whose YAML changed
+   * (docs/daemon.md, "Changing a sensor while the daemon runs"); default on.
+   */
+  daemon: {health_port?: number; lease_seconds: number; shutdown_timeout: number; watch: boolean}
   /**
    * The daemon's HTTP API for sensors and webhooks (docs/api.md): on by default on
    * 127.0.0.1:9465; `port: 0` takes any free port. `body_limit` in bytes; `rate_limit` in
@@ -74,7 +78,7 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
     interpreters: {},
     capabilities: {},
   },
-  daemon: {lease_seconds: 15, shutdown_timeout: 30},
+  daemon: {lease_seconds: 15, shutdown_timeout: 30, watch: true},
   api: {enabled: true, host: '127.0.0.1', port: 9465, body_limit: 1024 * 1024, rate_limit: 50},
 }
 
@@ -119,6 +123,7 @@ const SCHEMA = {
         health_port: {type: 'integer', minimum: 0, maximum: 65535},
         lease_seconds: positive,
         shutdown_timeout: positive,
+        watch: {type: 'boolean'},
       },
     },
     api: {
@@ -341,6 +346,15 @@ function portFromEnv(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return value
 }
 
+/** A yes/no variable: 1/true/yes/on or 0/false/no/off; unset or empty: undefined. */
+function booleanFromEnv(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase()
+  if (!raw) return undefined
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false
+  throw new AbortError(`${name} must be 1 or 0 (true/false, yes/no, on/off), got "${env[name]}"`, {code: 'env_invalid'})
+}
+
 /** The `ATTUNE_*` (and `DATABASE_URL`) environment as config values; secrets also from `*_FILE`. */
 export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
   const runtimes = env.ATTUNE_SENSOR_RUNTIMES
@@ -353,6 +367,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
     security: {jwt_secret: secretFromEnv(env, 'ATTUNE__SECURITY__JWT_SECRET')},
     pipeline: {enforcements: enforcementsFromEnv(env)},
     api: {host: env.ATTUNE_API_HOST || undefined, port: portFromEnv(env, 'ATTUNE_API_PORT')},
+    daemon: {watch: booleanFromEnv(env, 'ATTUNE_WATCH')},
     sensor: {
       timeout: numberFromEnv(env, 'ATTUNE_SENSOR_TIMEOUT'),
       poll_interval: numberFromEnv(env, 'ATTUNE_SENSOR_POLL_INTERVAL'),
