@@ -57,7 +57,12 @@ export async function checkSensorCode(sensor: SensorSpec, options: CodeCheckOpti
   const stderr = outcome.stderr.toString('utf8')
   if (command.resultChannel) {
     const document = asErrorDocument(parseJson(outcome.result.toString('utf8')))
-    if (document) return `${document.type}: ${document.message}${lineOf(document.traceback, plan.entrypoint)}`
+    if (document) {
+      const line = lineOf(document.traceback, plan.entrypoint)
+      // Python's SyntaxError says `(file.py, line N)` itself: said once, in front.
+      const message = line ? document.message.replace(/ \([^()]*, line \d+\)$/, '') : document.message
+      return `${plan.entrypoint}${line ? `:${line}` : ''}: ${document.type}: ${message}`
+    }
   }
   return compactError(stderr) || `the check exited with code ${outcome.exitCode ?? outcome.signal}`
 }
@@ -96,12 +101,14 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** ` (at line N)` from a traceback's last frame in the sensor file, when it names one. */
-function lineOf(traceback: string | null | undefined, file: string): string {
-  if (!traceback) return ''
-  const lines = [...traceback.matchAll(/File "([^"]+)", line (\d+)/g), ...traceback.matchAll(/\(?([^\s()]+):(\d+):\d+\)?/g)].filter((match) => match[1] === file)
-  const last = lines.at(-1)
-  return last ? ` (line ${last[2]})` : ''
+/** The line of the last frame in the sensor file a traceback or stack names (python, node), if any. */
+function lineOf(traceback: string | null | undefined, file: string): string | undefined {
+  if (!traceback) return undefined
+  const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const python = [...traceback.matchAll(new RegExp(`File "${escaped}", line (\\d+)`, 'g'))].at(-1)
+  if (python) return python[1]
+  const node = new RegExp(`(?:^|[\\s(]|file://)${escaped}:(\\d+)`, 'm').exec(traceback)
+  return node?.[1]
 }
 
 /** The lines of a failed check that say what is wrong: node's `file:line` and `SyntaxError: ...`, else the tail. */
