@@ -1,4 +1,4 @@
-import {mkdtempSync, renameSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
@@ -10,8 +10,26 @@ import {eventually} from '../support/sensors.js'
 const home = mkdtempSync(join(tmpdir(), 'attune-reload-'))
 const env = {ATTUNE_HOME: home, ATTUNE_SENSOR_TIMEOUT: '5', ATTUNE_JWT_SECRET: 'reload-test-secret-0123456789-0123456789'}
 const longProgram = (marker: string) =>
-  `import json, os, time\nMARK = ${JSON.stringify(marker)}\nwhile True:\n    print(json.dumps({"payload": {"marker": MARK, "env": os.environ.get("RL_ENV", ""), "pid": os.getpid()}}), flush=True)\n    time.sleep(0.25)\n`
-const persModule = (marker: string) => `import os\ndef poll_sensor(config):\n    return {"marker": ${JSON.stringify(marker)}, "pid": os.getpid()}\n`
+  `import json, os, sys, time\nMARK = ${JSON.stringify(marker)}\nwhile True:\n    print(json.dumps({"payload": {"marker": MARK, "env": os.environ.get("RL_ENV", ""), "pid": os.getpid()}}), flush=True)\n    print("marker=%s env=%s pid=%d" % (MARK, os.environ.get("RL_ENV", ""), os.getpid()), file=sys.stderr, flush=True)\n    time.sleep(0.25)\n`
+// Each poll also appends `marker pid` to a file: the test waits on it instead of listing events.
+const pollTrace = join(home, 'polls.txt')
+const persModule = (marker: string) =>
+  `import os\ndef poll_sensor(config):\n    with open(${JSON.stringify(pollTrace)}, "a") as trace:\n        trace.write("%s %d\\n" % (${JSON.stringify(marker)}, os.getpid()))\n    return {"marker": ${JSON.stringify(marker)}, "pid": os.getpid()}\n`
+/** The polls traced after the first `from` ones: [marker, pid]. */
+const polls = (from = 0) => (existsSync(pollTrace) ? readFileSync(pollTrace, 'utf8').trim().split('\n').slice(from) : []).map((line) => {
+  const at = line.lastIndexOf(' ')
+  return {marker: line.slice(0, at), pid: Number(line.slice(at + 1))}
+})
+async function waitPoll(marker: string, from = 0, timeoutMs = 40_000): Promise<{pid: number; index: number}> {
+  let found: {pid: number; index: number} | undefined
+  const ok = await eventually(() => {
+    const index = polls(from).findIndex((poll) => poll.marker === marker)
+    if (index !== -1) found = {pid: polls(from)[index].pid, index: from + index}
+    return index !== -1
+  }, timeoutMs)
+  if (!ok || !found) throw new Error(`rl.pers never polled with ${marker}: ${JSON.stringify(polls().slice(-5))}\n${JSON.stringify(daemon.logs.slice(-20))}`)
+  return found
+}
 const longYaml = 'ref: rl.long\nrunner_type: python\nentry_point: long.py\nexecution: long_running\ntrigger_types: [rl.lr]\n'
 const packDir = writePack(join(home, 'pack'), {
   'pack.yaml': 'ref: rl\n',
@@ -43,6 +61,26 @@ async function waitEvents(trigger: string, predicate: (event: Event) => boolean,
 }
 
 let daemon: DaemonProcess
+/**
+ * The long-running sensor also logs `marker=M env=E pid=P` on stderr (the daemon logs it as
+ * `sensor log`): waiting on the daemon's log is much cheaper than listing events with the CLI.
+ * Returns the pid of the first line logged after `from` (a log index) that matches.
+ */
+async function waitLongLog(pattern: RegExp, from = 0, timeoutMs = 40_000): Promise<{pid: number; index: number}> {
+  let found: {pid: number; index: number} | undefined
+  const ok = await eventually(() => {
+    for (let index = from; index < daemon.logs.length; index++) {
+      const log = daemon.logs[index]
+      if (log.msg === 'sensor log' && log.sensor === 'rl.long' && pattern.test(String(log.line))) {
+        found = {pid: Number(/pid=(\d+)/.exec(String(log.line))?.[1]), index}
+        return true
+      }
+    }
+    return false
+  }, timeoutMs)
+  if (!ok || !found) throw new Error(`rl.long never logged ${pattern}:\n${JSON.stringify(daemon.logs.slice(-20))}`)
+  return found
+}
 const logged = (predicate: (log: Record<string, unknown>) => boolean, timeoutMs = 20_000) => eventually(() => daemon.logs.some(predicate), timeoutMs)
 const count = (predicate: (log: Record<string, unknown>) => boolean) => daemon.logs.filter(predicate).length
 const started = (ref: string) => (log: Record<string, unknown>) => log.msg === 'long-running sensor started' && log.sensor === ref
@@ -61,24 +99,32 @@ describe('the daemon applies a changed sensor file without a restart', () => {
   })
 
   it('restarts a long-running sensor whose file is rewritten: its new events carry the new marker; logged with the ref and the file', async () => {
-    const first = await waitEvents('rl.lr', (event) => event.payload.marker === 'long-v1')
+    const first = await waitLongLog(/^marker=long-v1 /)
     writeFileSync(longFile, longProgram('long-v2, rewritten'))
     expect(await logged((log) => log.msg === 'sensor code changed: restarting' && log.sensor === 'rl.long' && log.file === longFile)).toBe(true)
-    const second = await waitEvents('rl.lr', (event) => event.payload.marker === 'long-v2, rewritten')
-    expect(second[0].payload.pid).not.toBe(first[0].payload.pid)
+    const second = await waitLongLog(/^marker=long-v2, rewritten /, first.index)
+    expect(second.pid).not.toBe(first.pid)
+    // And the events stored are the new code's.
+    const events = await waitEvents('rl.lr', (event) => event.payload.marker === 'long-v2, rewritten')
+    expect(events[0].payload.pid).toBe(second.pid)
   }, 90_000)
 
   it('keeps the old process when the new file does not compile, logs the reason naming the file, and shows it in sensor status', async () => {
-    const before = await waitEvents('rl.lr', (event) => event.payload.marker === 'long-v2, rewritten')
+    const before = await waitLongLog(/^marker=long-v2, rewritten /)
     const starts = count(started('rl.long'))
     writeFileSync(longFile, 'import json\nwhile True\n    print("no colon")\n')
     expect(await logged((log) => log.msg === 'sensor code changed but does not load: the running process is kept' && log.sensor === 'rl.long')).toBe(true)
     const error = daemon.logs.find((log) => log.msg === 'sensor code changed but does not load: the running process is kept' && log.sensor === 'rl.long')!
     expect(error).toMatchObject({level: 'error', file: longFile})
     expect(String(error.error)).toMatch(new RegExp(`${longFile}:2: SyntaxError`))
-    // Events keep coming from the same process, with the old code.
-    const after = await waitEvents('rl.lr', (event) => event.id > before[0].id + 3 && event.payload.marker === 'long-v2, rewritten')
-    expect(after[0].payload.pid).toBe(before[0].payload.pid)
+    // The same process goes on, with the old code, and its events are stored.
+    const errorAt = daemon.logs.indexOf(error)
+    const after = await waitLongLog(/^marker=long-v2, rewritten /, errorAt + 1)
+    expect(after.pid).toBe(before.pid)
+    const stored = await waitLongLog(/^marker=long-v2, rewritten /, after.index + 4)
+    expect(stored.pid).toBe(before.pid)
+    const events = await newest('rl.lr')
+    expect(events.map((event) => [event.payload.marker, event.payload.pid])).toEqual(events.map(() => ['long-v2, rewritten', before.pid]))
     expect(count(started('rl.long'))).toBe(starts)
     let state = await sensorState('rl.long')
     for (let i = 0; i < 20 && !state?.last_error?.includes('changed file not loaded'); i++) {
@@ -94,47 +140,59 @@ describe('the daemon applies a changed sensor file without a restart', () => {
     const temp = join(packDir, 'sensors', '.long.py.swp')
     writeFileSync(temp, longProgram('long-v3 from the editor'))
     renameSync(temp, longFile)
-    await waitEvents('rl.lr', (event) => event.payload.marker === 'long-v3 from the editor')
-    const state = await sensorState('rl.long')
+    await waitLongLog(/^marker=long-v3 from the editor /)
+    let state = await sensorState('rl.long')
+    for (let i = 0; i < 20 && state?.last_error?.includes('changed file not loaded'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      state = await sensorState('rl.long')
+    }
     expect(state?.last_error ?? '').not.toContain('changed file not loaded')
   }, 90_000)
 
   it('replaces a persistent runner whose file changed, and keeps it when the new file does not import', async () => {
-    await waitEvents('rl.poll', (event) => event.payload.marker === 'pers-v1')
+    const first = await waitPoll('pers-v1')
     writeFileSync(persFile, persModule('pers-second version'))
     expect(await logged((log) => log.msg === 'sensor code changed: restarting' && log.sensor === 'rl.pers' && log.file === persFile)).toBe(true)
-    const running = await waitEvents('rl.poll', (event) => event.payload.marker === 'pers-second version')
+    const second = await waitPoll('pers-second version', first.index)
+    expect(second.pid).not.toBe(first.pid)
+    await waitEvents('rl.poll', (event) => event.payload.marker === 'pers-second version' && event.payload.pid === second.pid)
     writeFileSync(persFile, 'import os\ndef poll_sensor(config):\n    return {"marker": "never"\n')
     expect(await logged((log) => log.msg === 'sensor code changed but does not load: the running process is kept' && log.sensor === 'rl.pers')).toBe(true)
     const error = daemon.logs.find((log) => log.msg === 'sensor code changed but does not load: the running process is kept' && log.sensor === 'rl.pers')!
     expect(error).toMatchObject({level: 'error', file: persFile})
-    expect(String(error.error)).toMatch(/SyntaxError/)
-    // The runner started with the second version goes on polling.
-    const after = await waitEvents('rl.poll', (event) => event.id > running[0].id + 2 && event.payload.marker === 'pers-second version')
-    expect(after[0].payload.pid).toBe(running[0].payload.pid)
+    expect(String(error.error)).toMatch(new RegExp(`${persFile}:3: SyntaxError`))
+    // The runner started with the second version goes on polling, and its events are stored.
+    const tracedAtError = polls().length
+    const after = await waitPoll('pers-second version', tracedAtError + 1)
+    expect(after.pid).toBe(second.pid)
+    const events = await waitEvents('rl.poll', (event) => event.payload.marker === 'pers-second version')
+    expect(events[0].payload.pid).toBe(second.pid)
+    expect(polls(tracedAtError).every((poll) => poll.marker === 'pers-second version')).toBe(true)
     let state = await sensorState('rl.pers')
     for (let i = 0; i < 20 && !state?.last_error?.includes('changed file not loaded'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 300))
       state = await sensorState('rl.pers')
     }
     expect(state!.last_error).toContain('changed file not loaded (the previous code still runs)')
-    // Fixed: the runner is replaced and the note cleared.
+    // Fixed: the runner is replaced.
     writeFileSync(persFile, persModule('pers-third'))
-    await waitEvents('rl.poll', (event) => event.payload.marker === 'pers-third')
+    await waitPoll('pers-third', tracedAtError)
   }, 120_000)
 
   it('registers the pack again when a sensor YAML changes, and keeps the registered definition when it does not validate', async () => {
     writeFileSync(join(packDir, 'sensors', 'long.yaml'), `${longYaml}env: {RL_ENV: from-yaml}\n`)
     expect(await logged((log) => log.msg === 'pack files changed: registered again' && log.pack === packDir)).toBe(true)
     expect(await logged((log) => log.msg === 'sensor code changed: restarting' && log.sensor === 'rl.long' && String(log.file).endsWith('long.yaml'))).toBe(true)
-    const withEnv = await waitEvents('rl.lr', (event) => event.payload.env === 'from-yaml')
+    const withEnv = await waitLongLog(/ env=from-yaml /)
     writeFileSync(join(packDir, 'sensors', 'long.yaml'), `${longYaml}env: {RL_ENV: [unclosed\n`)
+    const startsWithEnv = count(started('rl.long'))
     expect(await logged((log) => log.msg === 'pack files changed but do not validate: the registered definitions are kept')).toBe(true)
     const invalid = daemon.logs.find((log) => log.msg === 'pack files changed but do not validate: the registered definitions are kept')!
     expect(invalid).toMatchObject({level: 'error', pack: packDir, files: ['sensors/long.yaml']})
     expect(String(invalid.error)).toContain('long.yaml')
-    const after = await waitEvents('rl.lr', (event) => event.id > withEnv[0].id + 3 && event.payload.env === 'from-yaml')
-    expect(after[0].payload.pid).toBe(withEnv[0].payload.pid)
+    const after = await waitLongLog(/ env=from-yaml /, daemon.logs.indexOf(invalid) + 4)
+    expect(after.pid).toBe(withEnv.pid)
+    expect(count(started('rl.long'))).toBe(startsWithEnv)
   }, 120_000)
 
   it('stops cleanly with the watches in place', async () => {
