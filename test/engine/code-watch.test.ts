@@ -92,6 +92,19 @@ describe('PersistentRunnerPool.retireSensor', () => {
   })
 })
 
+describe('the python wrapper runs the file as it is on disk', () => {
+  it('a file saved twice within one second at the same size runs the second save (no stale bytecode cache)', async () => {
+    const file = join(freshDir(), 'same.py')
+    const when = new Date('2026-11-30T08:00:00Z')
+    writeFileSync(file, 'def poll_sensor(config):\n    return {"v": "a1"}\n')
+    utimesSync(file, when, when)
+    expect((await executeSensor({ref: 't.same', entrypoint: file}, {ref: 't'}, {})).events).toEqual([{v: 'a1'}])
+    writeFileSync(file, 'def poll_sensor(config):\n    return {"v": "a2"}\n')
+    utimesSync(file, when, when)
+    expect((await executeSensor({ref: 't.same', entrypoint: file}, {ref: 't'}, {})).events).toEqual([{v: 'a2'}])
+  })
+})
+
 describe('FileWatcher', () => {
   const watchers: FileWatcher[] = []
   afterEach(() => watchers.splice(0).forEach((watcher) => watcher.close()))
@@ -143,6 +156,18 @@ describe('FileWatcher', () => {
     rmSync(join(dir, 'b.yml'))
     expect(await eventually(() => batches.length > 1, 3000)).toBe(true)
     expect(batches[1]).toEqual([join(dir, 'b.yml')])
+  })
+
+  it('with compareContent: false (sensor test --watch), a save without a change counts too', async () => {
+    const file = join(freshDir(), 'sensor.py')
+    writeFileSync(file, 'same\n')
+    const batches: string[][] = []
+    const watcher = new FileWatcher({debounceMs: 100, compareContent: false, onChange: (paths) => batches.push(paths)})
+    watchers.push(watcher)
+    watcher.set({files: [file], folders: []})
+    writeFileSync(file, 'same\n')
+    expect(await eventually(() => batches.length > 0, 3000)).toBe(true)
+    expect(batches[0]).toEqual([file])
   })
 
   it('stops watching a file dropped from the set', async () => {

@@ -24,6 +24,13 @@ export interface FileWatcherOptions {
   debounceMs?: number
   /** A folder could not be watched (it does not exist, or the watch limit is reached). */
   onWatchError?: (dir: string, error: Error) => void
+  /**
+   * Report only files whose content changed (default true). False: every save counts, an
+   * unchanged one too (`sensor test --watch`, where saving is how one asks for a re-run).
+   */
+  compareContent?: boolean
+  /** Keep the process alive while watching (default false: a watch alone never does). */
+  persistent?: boolean
 }
 
 /** The content of a file as a hash; `missing` when it cannot be read. */
@@ -95,8 +102,7 @@ export class FileWatcher {
   private watchDir(dir: string): void {
     let watcher: FSWatcher
     try {
-      // Not persistent: a watch never keeps the process alive.
-      watcher = watch(dir, {persistent: false}, (_event, name) => this.onEvent(dir, name))
+      watcher = watch(dir, {persistent: this.options.persistent ?? false}, (_event, name) => this.onEvent(dir, name))
     } catch (error) {
       // A folder that does not exist (yet): tried again at the next `set`.
       this.options.onWatchError?.(dir, error as Error)
@@ -124,7 +130,7 @@ export class FileWatcher {
     }
     clearTimeout(this.timer)
     this.timer = setTimeout(() => this.flush(), this.options.debounceMs ?? 300)
-    this.timer.unref()
+    if (!this.options.persistent) this.timer.unref()
   }
 
   private flush(): void {
@@ -134,7 +140,7 @@ export class FileWatcher {
       const now = fingerprint(path)
       const before = this.seen.get(path)
       // A file of a folder that was not there before and still is not (a temporary file): nothing.
-      if (now === (before ?? 'missing')) continue
+      if (now === (before ?? 'missing') && (this.options.compareContent ?? true)) continue
       this.seen.set(path, now)
       changed.push(path)
     }

@@ -32,8 +32,14 @@ def load_poll_function(path):
         sys.path.insert(0, directory)
     name = os.path.splitext(os.path.basename(path))[0]
     # An explicit source loader: a file found by its shebang may have no .py extension,
-    # and importlib only guesses a loader from the extension.
-    loader = importlib.machinery.SourceFileLoader(name, path)
+    # and importlib only guesses a loader from the extension. It compiles the source every
+    # time: a cached .pyc is trusted on mtime (whole seconds) and size, so a file saved twice
+    # within a second at the same size would run the first save's code.
+    class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+        def get_code(self, fullname):
+            return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+
+    loader = SourceOnlyLoader(name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ImportError("cannot import %s as a Python module" % path)
