@@ -16,7 +16,9 @@ export default class DaemonCommand extends AttuneCommand<typeof DaemonCommand> {
 
   static override description = `Polls every enabled sensor on its interval, stores each poll's events, enforcements and
 outbox messages in one transaction, and publishes them on RabbitMQ (--amqp-url, ATTUNE_AMQP_URL)
-or the in-process bus. Sensor and rule changes in the database are picked up without a restart.
+or the in-process bus. Sensor and rule changes in the database are picked up without a restart,
+and so are saved sensor files and pack YAML (a file that does not load keeps the old process;
+--no-watch turns this off).
 
 With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
@@ -27,6 +29,7 @@ a second signal stops it at once.`
 
   static override examples = [
     {description: 'Run the core and example packs on the embedded database', command: '<%= config.bin %> <%= command.id %> --packs packs/core --packs packs/examples'},
+    {description: 'Run the example packs without applying saved changes to sensor files and pack YAML', command: '<%= config.bin %> <%= command.id %> --packs packs/core --packs packs/examples --no-watch'},
     {description: 'Production: PostgreSQL, RabbitMQ, health endpoints', command: 'ATTUNE_DATABASE_URL=postgres://attune@db/attune ATTUNE_AMQP_URL=amqp://rabbit <%= config.bin %> <%= command.id %> --health-port 9464 --no-ui'},
   ]
 

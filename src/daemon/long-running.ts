@@ -124,6 +124,11 @@ export class LongRunningService {
     return Promise.all(supervisors.map(({supervisor}) => supervisor.stop())).then(() => {})
   }
 
+  /** Whether this daemon supervises the sensor now. */
+  has(ref: string): boolean {
+    return this.supervisors.has(ref)
+  }
+
   /** The sensor's file changed and loads: restarted with it now. Whether this daemon runs it. */
   async reloadCode(ref: string): Promise<boolean> {
     const running = this.supervisors.get(ref)

@@ -121,12 +121,14 @@ export class CodeWatcher {
   private async reload(row: SensorRow, depth: CodeCheckDepth, file: string): Promise<void> {
     const {config, logger, runAs} = this.context
     const {polling, longRunning} = this.parts
+    const isLongRunning = row.execution === 'long_running'
+    // Not running here now (stopped for a database outage, moved to another daemon): nothing to replace.
+    if (!(isLongRunning ? longRunning.has(row.ref) : polling.has(row.ref))) return
     const problem = await checkSensorCode(
       {ref: row.ref, entrypoint: file, runtime: sensorExecutor(row) ?? row.runtime_ref, execution: row.execution, env: row.env ?? undefined},
       {depth, interpreters: config.sensor.interpreters, runAs, config: row.config ?? {}, trigger: row.trigger_ref},
     ).catch((error: unknown) => `the check could not run: ${errorMessage(error)}`)
     if (this.closed) return
-    const isLongRunning = row.execution === 'long_running'
     if (problem !== null) {
       logger.error('sensor code changed but does not load: the running process is kept', {sensor: row.ref, file, error: problem})
       const note = `changed file not loaded (the previous code still runs): ${problem}`
