@@ -37,6 +37,7 @@ import {CodeWatcher} from './watcher.js'
  * - `Reconciler`: leases, and what runs where after every change in the database;
  * - `PollingService`: the scheduler and the poll's stages with their deadlines;
  * - `LongRunningService`, `TimerService`: the sensors that are not polled;
+ * - `CodeWatcher`: saved sensor files and pack YAML applied without a restart (`daemon.watch`);
  * - `SensorStateWriter`: the states `attune sensor status` and Attune's UI read;
  * - `probes.ts` + `health.ts`: /healthz, /livez, /readyz and /metrics;
  * - the HTTP API for sensors and webhooks (`src/api`), on the same pipeline.
