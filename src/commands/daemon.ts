@@ -24,6 +24,7 @@ export const daemonFlags = {
   name: Flags.string({description: 'Worker name of this daemon (default <hostname>:<pid>; ATTUNE_DAEMON_NAME, daemon.name).'}),
   'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15; ATTUNE_LEASE_SECONDS, daemon.lease_seconds).', min: 2, max: 3600}),
   'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal (ATTUNE_UI=false, daemon.ui: false).'}),
+  'no-watch': Flags.boolean({description: 'Do not restart a sensor whose file changed, nor register a pack whose YAML changed (ATTUNE_WATCH=0, daemon.watch: false).'}),
   'log-level': Flags.string({description: 'Least severe log level written (default info; ATTUNE_LOG_LEVEL, daemon.log_level).', options: [...LOG_LEVELS]}),
 }
 
@@ -38,6 +39,7 @@ export function daemonOverrides(flags: Partial<Interfaces.InferredFlags<typeof d
       name: flags.name,
       log_level: flags['log-level'] as LogLevel | undefined,
       ui: flags['no-ui'] ? false : undefined,
+      watch: flags['no-watch'] ? false : undefined,
       packs: flags.packs?.length ? flags.packs : undefined,
     },
     health: {port: flags['health-port'], host: flags['health-host']},
@@ -55,7 +57,9 @@ export default class DaemonCommand extends AttuneCommand<typeof DaemonCommand> {
 
   static override description = `Polls every enabled sensor on its interval, stores each poll's events, enforcements and
 outbox messages in one transaction, and publishes them on RabbitMQ (--amqp-url, ATTUNE_AMQP_URL)
-or the in-process bus. Sensor and rule changes in the database are picked up without a restart.
+or the in-process bus. Sensor and rule changes in the database are picked up without a restart,
+and so are saved sensor files and pack YAML (a file that does not load keeps the old process;
+--no-watch turns this off).
 
 With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
@@ -68,6 +72,7 @@ a second signal stops it at once.`
 
   static override examples = [
     {description: 'Run the core and example packs on the embedded database', command: '<%= config.bin %> <%= command.id %> --packs packs/core --packs packs/examples'},
+    {description: 'Run the example packs without applying saved changes to sensor files and pack YAML', command: '<%= config.bin %> <%= command.id %> --packs packs/core --packs packs/examples --no-watch'},
     {description: 'Production: PostgreSQL, RabbitMQ, health endpoints', command: 'ATTUNE_DATABASE_URL=postgres://attune@db/attune ATTUNE_AMQP_URL=amqp://rabbit <%= config.bin %> <%= command.id %> --health-port 9464 --no-ui'},
     {
       description: 'Health endpoints for a Prometheus on another host, /metrics behind a bearer token',

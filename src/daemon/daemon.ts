@@ -26,6 +26,7 @@ import {Ticker, withDeadline, type DaemonContext} from './service.js'
 import {SensorStateWriter} from './states.js'
 import type {SupervisorStatus} from './supervisor.js'
 import {TimerService} from './timers.js'
+import {CodeWatcher} from './watcher.js'
 
 /**
  * `attune daemon` (SPEC §9): the same engine the CLI uses, composed from small services with
@@ -37,6 +38,7 @@ import {TimerService} from './timers.js'
  * - `Reconciler`: leases, and what runs where after every change in the database;
  * - `PollingService`: the scheduler and the poll's stages with their deadlines;
  * - `LongRunningService`, `TimerService`: the sensors that are not polled;
+ * - `CodeWatcher`: saved sensor files and pack YAML applied without a restart (`daemon.watch`);
  * - `SensorStateWriter`: the states `attune sensor status` and Attune's UI read;
  * - `probes.ts` + `health.ts`: /healthz, /livez, /readyz and /metrics;
  * - the HTTP API for sensors and webhooks (`src/api`), on the same pipeline.
@@ -85,6 +87,7 @@ interface Running {
   timers: TimerService
   states: SensorStateWriter
   reconciler: Reconciler
+  watcher?: CodeWatcher
 }
 
 export class Daemon {
@@ -150,8 +153,10 @@ export class Daemon {
     const polling = new PollingService(this.context, database, pipeline, {onStatus: (status) => states.record(status), observe: this.options.observe})
     const longRunning = new LongRunningService(this.context, database, pipeline)
     const timers = new TimerService(this.context, database, pipeline, publisher)
-    const reconciler = new Reconciler(this.context, {database, registration, polling, longRunning, timers, states}, registration.detection)
-    this.running = {polling, longRunning, timers, states, reconciler}
+    // "Edit, save, see it run": a changed sensor file or pack YAML is applied (daemon.watch).
+    const watcher = config.daemon.watch ? new CodeWatcher(this.context, {database, polling, longRunning}) : undefined
+    const reconciler = new Reconciler(this.context, {database, registration, polling, longRunning, timers, states, watcher}, registration.detection)
+    this.running = {polling, longRunning, timers, states, reconciler, watcher}
 
     // Without the database the leases cannot be renewed: stop everything owned before they
     // expire and another daemon takes over (timers resume from their stored state later).
@@ -192,7 +197,7 @@ export class Daemon {
     this.ticker.every('sensor states', 1000, () => this.flushStates())
     this.ticker.every('lease deadline', 1000, () => reconciler.checkLeaseDeadline())
     this.retention = new RetentionService(this.context, database).schedule(this.ticker)
-    logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size})
+    logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size, watch: config.daemon.watch})
   }
 
   /** The HTTP API (docs/api.md), when enabled and a JWT secret exists to verify tokens with. */
@@ -303,6 +308,7 @@ export class Daemon {
     const running = this.running
     // Nothing starts from here on, even from a reload tick already under way.
     running?.reconciler.close()
+    await running?.watcher?.close()
     running?.timers.close()
     this.retention?.stop()
     await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {error: errorMessage(error)}))

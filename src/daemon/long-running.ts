@@ -19,6 +19,8 @@ export class LongRunningService {
   private readonly supervisors = new Map<string, {supervisor: LongRunningSupervisor; version: string; id: number}>()
   /** Events each sensor stored through the API (it may emit there instead of on stdout). */
   private readonly apiEvents = new Map<string, number>()
+  /** A changed file that did not load, per sensor: its last error while the old process runs. */
+  private readonly codeNotes = new Map<string, string>()
   /** Set at the daemon's stop: nothing starts again. */
   private closed = false
 
@@ -51,6 +53,7 @@ export class LongRunningService {
         continue
       }
       if (running) await running.supervisor.stop()
+      this.codeNotes.delete(row.ref)
       const plan = await planLaunch({ref: row.ref, entrypoint: sensorEntryPath(row), runtime: sensorExecutor(row) ?? row.runtime_ref}, config.sensor.interpreters, {runAs: this.context.runAs})
       if ('error' in plan) {
         logger.error('cannot start a long-running sensor', {sensor: row.ref, error: plan.error})
@@ -90,6 +93,7 @@ export class LongRunningService {
       if (wanted.has(ref)) continue
       await supervisor.stop()
       this.supervisors.delete(ref)
+      this.codeNotes.delete(ref)
     }
   }
 
@@ -122,6 +126,26 @@ export class LongRunningService {
     return Promise.all(supervisors.map(({supervisor}) => supervisor.stop())).then(() => {})
   }
 
+  /** Whether this daemon supervises the sensor now. */
+  has(ref: string): boolean {
+    return this.supervisors.has(ref)
+  }
+
+  /** The sensor's file changed and loads: restarted with it now. Whether this daemon runs it. */
+  async reloadCode(ref: string): Promise<boolean> {
+    const running = this.supervisors.get(ref)
+    if (!running || this.closed) return false
+    this.codeNotes.delete(ref)
+    await running.supervisor.restartForCode()
+    return true
+  }
+
+  /** A changed file that does not load (the old process keeps running), or null once resolved. */
+  noteCode(ref: string, note: string | null): void {
+    if (note === null) this.codeNotes.delete(ref)
+    else if (this.supervisors.has(ref)) this.codeNotes.set(ref, note)
+  }
+
   /** A sensor stored events through the API. */
   noteApiEvents(ref: string, events: number): void {
     if (this.supervisors.has(ref)) this.apiEvents.set(ref, (this.apiEvents.get(ref) ?? 0) + events)
@@ -150,7 +174,7 @@ export class LongRunningService {
         events: status.events,
         last_poll: status.started_at,
         last_duration_ms: null,
-        last_error: status.last_exit,
+        last_error: this.codeNotes.get(status.ref) ?? status.last_exit,
         next_poll: null,
       })
     }

@@ -28,6 +28,9 @@ export class PollingService {
   readonly scheduler: PollScheduler
   private readonly sensors = new Map<string, SensorRow>()
   private readonly runners = new PersistentRunnerPool()
+  /** A changed file that did not load, per sensor: shown as its last error (docs/daemon.md). */
+  private readonly codeNotes = new Map<string, string>()
+  private readonly onStatus: (status: SensorStatus) => void
 
   constructor(
     private readonly context: DaemonContext,
@@ -36,6 +39,7 @@ export class PollingService {
     options: {onStatus: (status: SensorStatus) => void; observe?: Pick<SchedulerOptions, 'onDue' | 'onStart' | 'onFinish'>},
   ) {
     const {config, logger, metrics} = context
+    this.onStatus = options.onStatus
     this.scheduler = new PollScheduler({
       poll: (ref) => this.poll(ref),
       maxConcurrent: config.sensor.max_concurrent_sensors,
@@ -43,7 +47,7 @@ export class PollingService {
       maxBackoffMs: 5 * 60_000,
       logger,
       metrics,
-      onStatus: options.onStatus,
+      onStatus: (status) => options.onStatus(this.withNote(status)),
       deadlineMs: () => this.processDeadlineMs + this.writeDeadlineMs + STAGE_MARGIN_MS,
       ...options.observe,
     })
@@ -65,8 +69,14 @@ export class PollingService {
     const seen = new Set<string>()
     for (const row of rows) {
       seen.add(row.ref)
+      const before = this.sensors.get(row.ref)
       this.sensors.set(row.ref, row)
       this.context.metrics.addSensor(row.ref, row.trigger_ref)
+      // A new definition (entry point, environment): its runner starts afresh at the next poll.
+      if (before && new Date(before.updated).getTime() !== new Date(row.updated).getTime()) {
+        this.codeNotes.delete(row.ref)
+        void this.runners.retireSensor(row.ref)
+      }
       this.scheduler.upsert({ref: row.ref, intervalMs: (row.poll_interval ?? defaultInterval) * 1000, version: new Date(row.updated).toISOString()})
     }
     for (const ref of this.scheduler.refs()) {
@@ -75,6 +85,7 @@ export class PollingService {
       this.sensors.delete(ref)
       this.runners.closeSensor(ref)
       this.context.metrics.removeSensor(ref)
+      this.codeNotes.delete(ref)
       this.context.logger.info('sensor removed or disabled', {sensor: ref})
     }
   }
@@ -96,7 +107,27 @@ export class PollingService {
   }
 
   snapshot(): SensorStatus[] {
-    return this.scheduler.snapshot()
+    return this.scheduler.snapshot().map((status) => this.withNote(status))
+  }
+
+  /** The sensor's file changed and loads: its persistent runner is replaced after the poll it serves now. */
+  async reloadCode(ref: string): Promise<void> {
+    this.noteCode(ref, null)
+    await this.runners.retireSensor(ref)
+  }
+
+  /** A changed file that does not load (the runner keeps the old code), or null once it is resolved. */
+  noteCode(ref: string, note: string | null): void {
+    if ((this.codeNotes.get(ref) ?? null) === note) return
+    if (note === null) this.codeNotes.delete(ref)
+    else this.codeNotes.set(ref, note)
+    const status = this.scheduler.snapshot().find((candidate) => candidate.ref === ref)
+    if (status) this.onStatus(this.withNote(status))
+  }
+
+  private withNote(status: SensorStatus): SensorStatus {
+    const note = this.codeNotes.get(status.ref)
+    return note ? {...status, last_error: note} : status
   }
 
   stuck(): string[] {

@@ -10,6 +10,7 @@ import type {WorkerRegistration} from './registration.js'
 import type {DaemonContext} from './service.js'
 import type {SensorStateWriter} from './states.js'
 import type {TimerService} from './timers.js'
+import type {CodeWatcher} from './watcher.js'
 
 /** The class of a runtime name or ref: python, node, shell, native, or builtin. */
 export function runtimeClass(name: string): string | undefined {
@@ -43,6 +44,8 @@ export class Reconciler {
       longRunning: LongRunningService
       timers: TimerService
       states: SensorStateWriter
+      /** Watches the files of the sensors this daemon runs (unset: `daemon.watch: false`). */
+      watcher?: CodeWatcher
     },
     private readonly detection: DetectionReport | undefined,
   ) {
@@ -94,6 +97,7 @@ export class Reconciler {
       rules,
     )
     if (this.closed) return
+    this.parts.watcher?.sync(rows)
     // Sensors this daemon no longer runs (moved, disabled, removed) are stopped in Attune's view.
     await states.stopSensorProcesses(store, rows.map((row) => row.ref)).catch((error) => database.markDown(error))
   }

@@ -114,6 +114,13 @@ export class LongRunningSupervisor {
     await this.restartNow()
   }
 
+  /** Its file changed (and loads): restarted at once, with a fresh backoff (new code, new chances). */
+  async restartForCode(): Promise<void> {
+    if (this.stopped) return
+    this.consecutiveCrashes = 0
+    await this.restartNow()
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.restartTimer)

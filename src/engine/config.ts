@@ -57,6 +57,8 @@ export interface AttuneConfig {
     ui: boolean
     /** Pack folders registered before the daemon starts (relative ones: to the config file's folder, or the current one). */
     packs?: string[]
+    /** Restart a sensor whose file changed, register a pack whose YAML changed (docs/daemon.md); default on. */
+    watch: boolean
   }
   /**
    * The daemon's /healthz, /livez, /readyz and /metrics (docs/daemon.md): served only when `port`
@@ -116,7 +118,7 @@ export const DEFAULT_CONFIG: Omit<AttuneConfig, 'home'> = {
     interpreters: {},
     capabilities: {},
   },
-  daemon: {lease_seconds: 15, shutdown_timeout: 30, log_level: 'info', ui: true},
+  daemon: {lease_seconds: 15, shutdown_timeout: 30, log_level: 'info', ui: true, watch: true},
   health: {host: '127.0.0.1'},
   api: {enabled: true, host: '127.0.0.1', port: 9465, body_limit: 1024 * 1024, rate_limit: 50},
   retention: {
@@ -180,6 +182,7 @@ const SCHEMA = {
         log_level: {enum: LOG_LEVELS},
         ui: {type: 'boolean'},
         packs: {type: 'array', items: {type: 'string', minLength: 1}},
+        watch: {type: 'boolean'},
       },
     },
     health: {
@@ -273,6 +276,7 @@ export const SETTING_NAMES: Record<string, {env: string[]; flag?: string}> = {
   'daemon.shutdown_timeout': {env: ['ATTUNE_SHUTDOWN_TIMEOUT'], flag: '--shutdown-timeout'},
   'daemon.log_level': {env: ['ATTUNE_LOG_LEVEL'], flag: '--log-level'},
   'daemon.ui': {env: ['ATTUNE_UI'], flag: '--no-ui'},
+  'daemon.watch': {env: ['ATTUNE_WATCH'], flag: '--no-watch'},
   'health.host': {env: ['ATTUNE_HEALTH_HOST'], flag: '--health-host'},
   'health.port': {env: ['ATTUNE_HEALTH_PORT'], flag: '--health-port'},
   'health.metrics_token': {env: ['ATTUNE_METRICS_TOKEN', 'ATTUNE_METRICS_TOKEN_FILE']},
@@ -603,6 +607,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ConfigOverrides {
       log_level: choiceFromEnv(env, 'ATTUNE_LOG_LEVEL', LOG_LEVELS),
       ui: booleanFromEnv(env, 'ATTUNE_UI'),
       packs: listFromEnv(env, 'ATTUNE_PACKS'),
+      watch: booleanFromEnv(env, 'ATTUNE_WATCH'),
     },
     health: {host: env.ATTUNE_HEALTH_HOST || undefined, port: portFromEnv(env, 'ATTUNE_HEALTH_PORT'), metrics_token: secretFromEnv(env, 'ATTUNE_METRICS_TOKEN')},
     retention: {

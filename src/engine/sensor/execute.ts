@@ -232,6 +232,11 @@ export function persistentArgs(plan: Extract<LaunchPlan, {file: string}>): strin
   return plan.runtime === 'python' ? ['-u', WRAPPERS.python, '--persistent', plan.entrypoint] : [WRAPPERS.node, '--persistent', plan.entrypoint]
 }
 
+/** The argv that loads a wrapped sensor as a runner would, without polling it (`checkSensorCode`). */
+export function checkArgs(plan: Extract<LaunchPlan, {file: string}>): string[] {
+  return plan.runtime === 'python' ? ['-u', WRAPPERS.python, '--check', plan.entrypoint] : [WRAPPERS.node, '--check', plan.entrypoint]
+}
+
 export function describeSpawnError(plan: Extract<LaunchPlan, {file: string}>, error: {code: string; message: string}): {message: string; type: string} {
   if (plan.runtime === 'native' && error.code === 'EACCES') {
     return {message: `Native sensor is not executable: ${plan.file} (chmod +x it)`, type: 'SensorNotExecutable'}

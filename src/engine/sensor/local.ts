@@ -1,9 +1,9 @@
-import {watch, type FSWatcher} from 'node:fs'
 import {access, stat} from 'node:fs/promises'
-import {basename, dirname, extname, resolve} from 'node:path'
+import {basename, extname, resolve} from 'node:path'
 import {AbortError} from '../errors.js'
 import {executeSensor, type ExecuteSensorOptions} from './execute.js'
 import {PersistentRunnerPool} from './persistent.js'
+import {FileWatcher} from './watch.js'
 import {accessProblem, describeIdentity, type SensorIdentity} from './run-as.js'
 import {inferRuntime, RUNTIME_ALIASES, resolveRuntimeName} from './runtimes.js'
 import type {SensorExecutionResult, SensorSpec, TriggerSpec} from './types.js'
@@ -111,25 +111,12 @@ export async function runSensorPolls(
 }
 
 /**
- * Calls `onChange` (debounced) when a file changes. Watches the directory too, because
- * editors often save by writing a new file and renaming it over the old one.
+ * Calls `onChange` (debounced) when a file is saved, changed or not (`sensor test --watch`),
+ * through the daemon's watcher: its folder is watched, since editors often save by writing a
+ * new file and renaming it over the old one. The watch keeps the process alive until `close`.
  */
 export function watchFile(file: string, onChange: () => void, debounceMs = 150): {close(): void} {
-  const target = resolve(file)
-  let timer: NodeJS.Timeout | undefined
-  const fire = () => {
-    clearTimeout(timer)
-    timer = setTimeout(onChange, debounceMs)
-  }
-  const watchers: FSWatcher[] = [
-    watch(dirname(target), (_event, name) => {
-      if (name === null || name.toString() === basename(target)) fire()
-    }),
-  ]
-  return {
-    close() {
-      clearTimeout(timer)
-      for (const watcher of watchers) watcher.close()
-    },
-  }
+  const watcher = new FileWatcher({onChange: () => onChange(), debounceMs, compareContent: false, persistent: true})
+  watcher.set({files: [file], folders: []})
+  return watcher
 }

@@ -219,11 +219,37 @@ export class PersistentRunnerPool {
     this.runners.delete(key)
   }
 
-  /** Stops every runner: stdin is closed, and the group is killed after the grace period. */
   /** Closes every runner of a sensor (keys are `<ref>\0<entrypoint>`). */
   closeSensor(ref: string): void {
-    for (const key of [...this.runners.keys()]) if (key.startsWith(`${ref}\0`)) this.close(key)
+    for (const key of this.keysOf(ref)) this.close(key)
   }
+
+  /**
+   * Retires every runner of a sensor once the poll it serves now (if any) has finished: the
+   * next poll starts a new runner, which imports the sensor's file afresh (its code changed).
+   * Resolves when they are closed; the number of runners that were alive.
+   */
+  async retireSensor(ref: string): Promise<number> {
+    let alive = 0
+    await Promise.all(
+      this.keysOf(ref).map((key) => {
+        const previous = this.queues.get(key) ?? Promise.resolve()
+        const retired = previous.then(() => {
+          if (this.runners.get(key)?.alive) alive++
+          this.close(key)
+        })
+        this.queues.set(key, retired)
+        return retired
+      }),
+    )
+    return alive
+  }
+
+  private keysOf(ref: string): string[] {
+    return [...this.runners.keys()].filter((key) => key.startsWith(`${ref}\0`))
+  }
+
+  /** Stops every runner: stdin is closed, and the group is killed after the grace period. */
 
   closeAll(): void {
     for (const runner of this.runners.values()) runner.close()

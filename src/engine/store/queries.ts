@@ -185,7 +185,9 @@ export const SENSOR_SELECT = `
          COALESCE(t.refs, '{}'::text[]) AS trigger_types,
          (SELECT x.id FROM attune.trigger x WHERE x.ref = t.refs[1]) AS trigger, COALESCE(t.refs[1], '') AS trigger_ref,
          st.poll_interval, COALESCE(st.execution, 'long_running') AS execution, st.env,
-         (st.sensor IS NOT NULL) AS has_settings, s.created, s.updated
+         (st.sensor IS NOT NULL) AS has_settings, s.created,
+         -- the settings (env, execution, interval) are part of the definition: a change there is a new version
+         GREATEST(s.updated, st.updated) AS updated
     FROM attune.sensor s
     JOIN attune.runtime r ON r.id = s.runtime
     LEFT JOIN attune.pack p ON p.id = s.pack

@@ -3,6 +3,7 @@
 //
 // Usage: node node_wrapper.cjs SENSOR_FILE               (one poll, config in SENSOR_CONFIG)
 //        node node_wrapper.cjs --persistent SENSOR_FILE  (a runner: one request per stdin line)
+//        node node_wrapper.cjs --check SENSOR_FILE       (load it as a runner would, poll nothing)
 //
 // The result goes to fd 3, a channel of its own, so the sensor's console.log() and
 // stderr stay logs and can never corrupt the result. Written as CommonJS so that CommonJS
@@ -132,6 +133,19 @@ async function runPersistent(file) {
   drainAndExit(0)
 }
 
+/** Loads the sensor and finds its poll function, as a runner starts: the changed file loads or not. */
+async function runCheck(file) {
+  let outcome
+  try {
+    pickPollFunction(await loadModule(file), file)
+    outcome = {document: JSON.stringify({events: []}), ok: true}
+  } catch (error) {
+    outcome = {document: JSON.stringify(errorDocument(error)), ok: false}
+  }
+  writeResult(outcome.document)
+  drainAndExit(outcome.ok ? 0 : 1)
+}
+
 const args = process.argv.slice(2)
 const persistent = args[0] === '--persistent'
 
@@ -147,8 +161,9 @@ process.on('uncaughtException', (error) => {
 })
 
 if (args.length === 2 && persistent) runPersistent(args[1])
+else if (args.length === 2 && args[0] === '--check') runCheck(args[1])
 else if (args.length === 1) runOnce(args[0])
 else {
-  process.stderr.write('usage: node node_wrapper.cjs [--persistent] SENSOR_FILE\n')
+  process.stderr.write('usage: node node_wrapper.cjs [--persistent|--check] SENSOR_FILE\n')
   process.exit(2)
 }

@@ -2,6 +2,7 @@
 
 Usage: python3 python_wrapper.py SENSOR_FILE               (one poll, config in SENSOR_CONFIG)
        python3 python_wrapper.py --persistent SENSOR_FILE  (a runner: one request per stdin line)
+       python3 python_wrapper.py --check SENSOR_FILE       (import it as a runner would, poll nothing)
 
 The result goes to fd 3, a channel of its own, so whatever the sensor prints on
 stdout or stderr stays a log and can never corrupt the result.
@@ -31,8 +32,14 @@ def load_poll_function(path):
         sys.path.insert(0, directory)
     name = os.path.splitext(os.path.basename(path))[0]
     # An explicit source loader: a file found by its shebang may have no .py extension,
-    # and importlib only guesses a loader from the extension.
-    loader = importlib.machinery.SourceFileLoader(name, path)
+    # and importlib only guesses a loader from the extension. It compiles the source every
+    # time: a cached .pyc is trusted on mtime (whole seconds) and size, so a file saved twice
+    # within a second at the same size would run the first save's code.
+    class SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+        def get_code(self, fullname):
+            return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+
+    loader = SourceOnlyLoader(name, path)
     spec = importlib.util.spec_from_file_location(name, path, loader=loader)
     if spec is None or spec.loader is None:
         raise ImportError("cannot import %s as a Python module" % path)
@@ -156,14 +163,31 @@ def run_persistent(path, channel):
     os._exit(0)
 
 
+def run_check(path, channel):
+    """Imports the sensor and finds poll_sensor, as a runner starts: the changed file loads or not."""
+    try:
+        load_poll_function(path)
+        document, ok = encode({"events": []}), True
+    except BaseException as exc:
+        document, ok = encode(error_document(exc)), False
+    channel.write(document)
+    channel.write("\n")
+    channel.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if ok else 1)
+
+
 def main():
     channel = open_result_channel()
     if len(sys.argv) == 3 and sys.argv[1] == "--persistent":
         run_persistent(sys.argv[2], channel)
+    elif len(sys.argv) == 3 and sys.argv[1] == "--check":
+        run_check(sys.argv[2], channel)
     elif len(sys.argv) == 2:
         run_once(sys.argv[1], channel)
     else:
-        sys.stderr.write("usage: python_wrapper.py [--persistent] SENSOR_FILE\n")
+        sys.stderr.write("usage: python_wrapper.py [--persistent|--check] SENSOR_FILE\n")
         os._exit(2)
 
 
