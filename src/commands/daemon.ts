@@ -21,7 +21,9 @@ or the in-process bus. Sensor and rule changes in the database are picked up wit
 With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
 
-On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes JSON log lines.
+On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes log lines: JSON
+lines (pid, hostname, service, version on each), readable ones when they go to a terminal.
+--log-level (or ATTUNE_LOG_LEVEL) debug adds every poll, publish batch and lease tick.
 SIGTERM or Ctrl-C stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
 a second signal stops it at once.`
 
@@ -41,8 +43,8 @@ a second signal stops it at once.`
     'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30).', min: 1}),
     name: Flags.string({description: 'Worker name of this daemon (default: <hostname>:<pid>).'}),
     'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15).', min: 2, max: 3600}),
-    'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal.'}),
-    'log-level': Flags.string({description: 'Least severe log level written.', options: ['debug', 'info', 'warn', 'error'], default: 'info'}),
+    'no-ui': Flags.boolean({description: 'No dashboard: write log lines (readable on a terminal, JSON otherwise).'}),
+    'log-level': Flags.string({description: 'Least severe log level written (default: ATTUNE_LOG_LEVEL, else info; debug adds every poll, publish batch and lease tick).', options: ['debug', 'info', 'warn', 'error']}),
   }
 
   /** The daemon handles signals itself: the first one stops gracefully, a second at once. */
@@ -71,12 +73,14 @@ a second signal stops it at once.`
 
   private async serve(loaded: ReturnType<DaemonCommand['loadConfig']>['config'], runAs: SensorIdentity | undefined): Promise<DaemonResult> {
     const {flags} = this
-    const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
-    const level = flags['log-level'] as 'debug' | 'info' | 'warn' | 'error'
+    const [{Daemon}, {createLogger, resolveLogLevel, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
+    const level = resolveLogLevel(flags['log-level'])
     const useDashboard = Boolean(process.stdout.isTTY) && !flags['no-ui'] && !this.jsonEnabled()
     const ring = ringLogger(300, level)
-    // --json keeps stdout for the one result document: the log goes to stderr then.
-    const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
+    // --json keeps stdout for the one result document: the log goes to stderr then. JSON
+    // lines unless they go to a terminal (--no-ui there: readable lines).
+    const stream = this.jsonEnabled() ? process.stderr : process.stdout
+    const logger = useDashboard ? ring : createLogger({stream, level, pretty: Boolean((stream as NodeJS.WriteStream).isTTY)})
     // The embedded default needs no setup: a secret for this home is generated once (said once).
     const config = withJwtSecret(loaded, {generate: true, notice: (message) => logger.info(message)})
     const rootWarning = sensorRootWarning(runAs)

@@ -2,7 +2,6 @@ import {hostname} from 'node:os'
 import {startApi, type ApiServer} from '../api/server.js'
 import type {AttuneConfig} from '../engine/config.js'
 import {runtimeDetection} from '../engine/detect/index.js'
-import {errorMessage} from '../engine/errors.js'
 import {EventPipeline} from '../engine/events/index.js'
 import {registerPacks} from '../engine/packs/index.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
@@ -292,9 +291,9 @@ export class Daemon {
     // Nothing starts from here on, even from a reload tick already under way.
     running?.reconciler.close()
     running?.timers.close()
-    await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {error: errorMessage(error)}))
+    await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {err: error}))
     // No new requests; those in flight finish (their events are committed) before the rest stops.
-    await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {error: errorMessage(error)}))
+    await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {err: error}))
     const polls = (await running?.polling.stop(deadline)) ?? {finished: true, inflight: 0}
     await running?.longRunning.close()
     const unstored = await this.database.drain(deadline)
@@ -306,7 +305,7 @@ export class Daemon {
     if (running && this.registration.registered) {
       const store = this.database.store
       await running.states.flush(store).catch(() => {})
-      await running.states.markAllStopped(store).catch((error) => logger.warn('could not mark the sensors stopped', {error: errorMessage(error)}))
+      await running.states.markAllStopped(store).catch((error) => logger.warn('could not mark the sensors stopped', {err: error}))
       await running.reconciler.releaseAll().catch(() => {})
       await this.registration.markInactive(store).catch(() => {})
     }

@@ -155,7 +155,7 @@ export class PollingService {
         enforcements = (await withDeadline(counted, this.writeDeadlineMs, `storing the events of ${sensor.ref}`)).enforcements.length
       } catch (error) {
         if (error instanceof DeadlineError) {
-          counted.catch((late) => logger.error('could not store the events of a poll', {sensor: ref, error: String(late)}))
+          counted.catch((late) => logger.error('could not store the events of a poll', {sensor: ref, err: late}))
           throw new DeadlineError(`storing the events (${result.events.length}; still retried in the background under key ${key})`, error.ms)
         }
         throw error

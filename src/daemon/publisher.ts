@@ -31,7 +31,7 @@ export class PublisherService {
     this.relay = new OutboxRelay(store, this.bus, {
       onError: (error, delayMs) => {
         metrics.publishFailures.inc()
-        logger.warn('publishing is delayed', {error: error.message, retry_in_ms: delayMs})
+        logger.warn('publishing is delayed', {err: error, retry_in_ms: delayMs})
       },
     })
     this.relay.start()

@@ -314,7 +314,7 @@ export class PollScheduler {
         this.report(entry)
       } else {
         // Not the sensor's fault (the database is down): it is not counted against the sensor.
-        this.options.logger.error('poll could not be completed', {sensor: ref, error: message})
+        this.options.logger.error('poll could not be completed', {sensor: ref, err: error})
       }
       return
     }

@@ -1,4 +1,3 @@
-import {errorMessage} from '../engine/errors.js'
 import type {AttuneConfig} from '../engine/config.js'
 import type {PersistResult} from '../engine/events/index.js'
 import type {SensorIdentity} from '../engine/sensor/run-as.js'
@@ -69,7 +68,7 @@ export class Ticker {
       running = true
       const run: Promise<void> = Promise.resolve()
         .then(task)
-        .catch((error) => this.logger.error('background task failed', {task: name, error: errorMessage(error)}))
+        .catch((error) => this.logger.error('background task failed', {task: name, err: error}))
         .finally(() => {
           running = false
           this.inflight.delete(run)

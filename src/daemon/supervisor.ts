@@ -143,7 +143,7 @@ export class LongRunningSupervisor {
       token = await this.options.issueToken()
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
-      logger.error('cannot issue a token for the sensor; retrying', {sensor: sensor.ref, error: message})
+      logger.error('cannot issue a token for the sensor; retrying', {sensor: sensor.ref, err: error})
       this.status.last_exit = `could not start: no token: ${message}`
       this.scheduleRestart('token')
       return
@@ -162,7 +162,7 @@ export class LongRunningSupervisor {
     this.status.pid = child.pid ?? null
     this.status.state = this.failing() ? 'failed' : 'running'
     this.status.started_at = new Date().toISOString()
-    logger.info('long-running sensor started', {sensor: sensor.ref, pid: child.pid, triggers: this.triggers.length})
+    logger.info('long-running sensor started', {sensor: sensor.ref, sensor_pid: child.pid, triggers: this.triggers.length})
     this.readLines(child.stdout as Readable, (line) => this.onStdoutLine(line))
     this.readLines(child.stderr as Readable, (line) => logger.info('sensor log', {sensor: sensor.ref, line}))
     // A sensor that stays up a minute has recovered: the next crash starts the backoff afresh.
@@ -217,7 +217,7 @@ export class LongRunningSupervisor {
     }
     this.status.events++
     this.options.onEvent(event).catch((error) => {
-      logger.error('could not store an event of a long-running sensor', {sensor: sensor.ref, error: error instanceof Error ? error.message : String(error)})
+      logger.error('could not store an event of a long-running sensor', {sensor: sensor.ref, err: error})
     })
   }
 
