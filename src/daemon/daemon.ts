@@ -21,6 +21,7 @@ import {Reconciler} from './reconciler.js'
 import {WorkerRegistration} from './registration.js'
 import type {SchedulerOptions, SensorStatus} from './scheduler.js'
 import {Ticker, withDeadline, type DaemonContext} from './service.js'
+import {SensorLogWriter} from './sensor-logs.js'
 import {SensorStateWriter} from './states.js'
 import type {SupervisorStatus} from './supervisor.js'
 import {TimerService} from './timers.js'
@@ -93,6 +94,7 @@ export class Daemon {
   private readonly publisher: PublisherService
   private readonly registration: WorkerRegistration
   private readonly ticker: Ticker
+  private readonly sensorLogs: SensorLogWriter
   private running?: Running
   private health?: HealthServer
   private api?: ApiServer
@@ -102,6 +104,7 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
     this.context = {config: options.config, logger: options.logger, metrics: this.metrics, worker: this.name, runAs: options.runAs, apiUrl: () => this.api?.url, logLevel: options.logLevel}
+    this.sensorLogs = this.context.sensorLogs = new SensorLogWriter(this.context)
     this.database = new DatabaseService(this.context)
     this.publisher = new PublisherService(this.context)
     this.registration = new WorkerRegistration(this.context)
@@ -180,6 +183,7 @@ export class Daemon {
     // The heartbeat keeps this worker counted as live by the others: well within the lease time.
     this.ticker.every('heartbeat', heartbeatMs, () => this.heartbeat())
     this.ticker.every('sensor states', 1000, () => this.flushStates())
+    this.ticker.every('sensor logs', 1000, () => (this.database.ok ? this.sensorLogs.flush(this.database.store) : undefined))
     this.ticker.every('lease deadline', 1000, () => reconciler.checkLeaseDeadline())
     logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size})
   }
@@ -296,6 +300,7 @@ export class Daemon {
     await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {err: error}))
     const polls = (await running?.polling.stop(deadline)) ?? {finished: true, inflight: 0}
     await running?.longRunning.close()
+    if (this.database.ok && this.sensorLogs.size > 0) await withDeadline(this.sensorLogs.flush(this.database.store), Math.max(0, deadline - Date.now()), 'the sensor logs').catch(() => {})
     const unstored = await this.database.drain(deadline)
     if (unstored > 0) logger.error('writes not finished at the stop deadline: their events are not stored', {writes: unstored})
     const unpublished = await this.publisher.stop(deadline)

@@ -33,6 +33,7 @@ export class PublisherService {
         metrics.publishFailures.inc()
         logger.warn('publishing is delayed', {err: error, retry_in_ms: delayMs})
       },
+      onSent: (sent, durationMs) => logger.debug('publish batch confirmed', {messages: sent, duration_ms: durationMs}),
     })
     this.relay.start()
   }

@@ -26,6 +26,7 @@ export type {ClaimOutcome, IdempotentOutcome, KeyClaim} from './idempotency.js'
 export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
 export * from './queries.js'
 export * from './status.js'
+export * from './sensor-logs.js'
 export {upsertByRef} from './upsert.js'
 export type {ColumnType, ColumnValue, RefTable, UpsertResult, UpsertStatus} from './upsert.js'
 
