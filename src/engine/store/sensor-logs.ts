@@ -1,3 +1,5 @@
+import {AbortError} from '../errors.js'
+import {closestName} from '../suggest.js'
 import type {Queryable} from './types.js'
 
 /**
@@ -144,6 +146,18 @@ export async function pruneSensorLogs(q: Queryable, sensorIds: readonly number[]
 export async function sensorIdByRef(q: Queryable, ref: string): Promise<number | undefined> {
   const {rows} = await q.query<{id: number | string}>('SELECT id FROM attune.sensor WHERE ref = $1', [ref])
   return rows.length > 0 ? Number(rows[0].id) : undefined
+}
+
+/** The id of a registered sensor; an unknown ref is bad input (with the closest ref as a hint). */
+export async function requireSensorId(q: Queryable, ref: string): Promise<number> {
+  const id = await sensorIdByRef(q, ref)
+  if (id !== undefined) return id
+  const {rows} = await q.query<{ref: string}>('SELECT ref FROM attune.sensor')
+  const close = closestName(ref, rows.map((row) => row.ref))
+  throw new AbortError(`no sensor ${JSON.stringify(ref)} is registered`, {
+    code: 'sensor_not_found',
+    hint: close ? `Did you mean ${close}? (attune sensor list shows them all)` : 'List the registered sensors with `attune sensor list`.',
+  })
 }
 
 export interface ReadSensorLogsOptions {
