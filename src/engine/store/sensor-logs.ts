@@ -99,7 +99,7 @@ export interface SensorLogRow {
 }
 
 /**
- * Stores lines of one or several sensors in one INSERT, then deletes what is past the newest
+ * Stores lines of one or several sensors in one INSERT (ids in the order given), then deletes what is past the newest
  * `retain` lines of each sensor written to. Lines of a sensor deleted meanwhile are skipped.
  * Returns how many lines were stored.
  */
@@ -108,9 +108,11 @@ export async function appendSensorLogs(q: Queryable, rows: ReadonlyArray<SensorL
   const now = new Date()
   const {rowCount} = await q.query(
     `INSERT INTO attune_sensor.sensor_log (sensor, sensor_ref, ts, stream, line, poll, pid, worker)
-     SELECT r.* FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[])
-              AS r(sensor, sensor_ref, ts, stream, line, poll, pid, worker)
-      WHERE EXISTS (SELECT 1 FROM attune.sensor s WHERE s.id = r.sensor)`,
+     SELECT r.sensor, r.sensor_ref, r.ts, r.stream, r.line, r.poll, r.pid, r.worker
+       FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[])
+              WITH ORDINALITY AS r(sensor, sensor_ref, ts, stream, line, poll, pid, worker, n)
+      WHERE EXISTS (SELECT 1 FROM attune.sensor s WHERE s.id = r.sensor)
+      ORDER BY r.n`,
     [
       rows.map((row) => row.source.sensorId),
       rows.map((row) => row.source.sensorRef),
