@@ -20,7 +20,8 @@ newest 1000 lines. Lines reach the database about a second after the sensor wrot
 Each line shows its time (UTC), its stream (stdout, stderr, traceback, error) and the poll
 (poll sensors) or process id (long-running sensors) it came from.
 
---follow prints new lines as they arrive until Ctrl-C. --json prints a JSON array of line
+--follow prints new lines as they arrive until Ctrl-C (on the embedded database, while a
+daemon runs on it). --json prints a JSON array of line
 records ({id, sensor, ts, stream, line, poll, pid, worker}); with --follow, one record per line
 (JSON lines) instead. An unknown sensor exits with code 2.`
 
@@ -67,6 +68,12 @@ records ({id, sensor, ts, stream, line, poll, pid, worker}); with --follow, one 
       }
       // Following: every line as it comes (JSON lines under --json), until a signal.
       this.printLines(lines, true)
+      if (store.kind === 'pglite') {
+        // Opened directly: no daemon runs on this embedded database (none could write a line
+        // meanwhile, and holding it would keep one from starting).
+        process.stderr.write('No daemon is running on this embedded database: no new lines can come. Start `attune daemon` and follow again.\n')
+        return {sensor: args.sensor, lines: []}
+      }
       let last = lines.at(-1)?.id ?? 0
       let stopped = false
       let wake: () => void = () => {}
