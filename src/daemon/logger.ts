@@ -126,6 +126,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     timestampKey: 'ts',
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname,service,version',
+    singleLine: true,
     sync: true,
   })
   return wrap(pinoLogger(pretty, level))

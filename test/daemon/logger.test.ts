@@ -64,7 +64,7 @@ describe('the daemon logger', () => {
     await new Promise((resolve) => setTimeout(resolve, 50))
     const text = out.text()
     expect(text).toMatch(/WARN.*poll failed/)
-    expect(text).toContain('sensor: "a.b"')
+    expect(text).toContain('{"sensor":"a.b"}')
     expect(text).toContain('Error: kaput')
     expect(text).not.toContain('"service"')
     expect(text).not.toContain('\u001B[')
