@@ -37,7 +37,7 @@ records ({id, sensor, ts, stream, line, poll, pid, worker}); with --follow, one 
 
   static override flags = {
     ...databaseFlags,
-    lines: Flags.integer({char: 'n', description: 'How many of the newest lines to show first (default 100).', min: 1, default: 100}),
+    lines: Flags.integer({char: 'n', description: 'How many of the newest lines to show first.', min: 1, default: 100}),
     since: Flags.string({description: 'Only lines newer than this: a duration back from now (15m, 2h, 7d) or an ISO timestamp.'}),
     follow: Flags.boolean({char: 'f', description: 'Keep printing new lines until Ctrl-C.'}),
   }
