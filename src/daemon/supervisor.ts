@@ -167,7 +167,7 @@ export class LongRunningSupervisor {
     logger.info('long-running sensor started', {sensor: sensor.ref, sensor_pid: child.pid, triggers: this.triggers.length})
     this.readLines(child.stdout as Readable, (line) => this.onStdoutLine(line))
     this.readLines(child.stderr as Readable, (line) => {
-      logger.info('sensor log', {sensor: sensor.ref, line})
+      logger.info('sensor log', {sensor: sensor.ref, stream: 'stderr', line})
       this.options.onLog?.(line, 'stderr', child.pid)
     })
     // A sensor that stays up a minute has recovered: the next crash starts the backoff afresh.
