@@ -1,7 +1,8 @@
 import {readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
 import {hostname} from 'node:os'
 import {pino, stdSerializers, type DestinationStream, type Logger as PinoLogger} from 'pino'
-import PinoPretty from 'pino-pretty'
+import type PinoPrettyModule from 'pino-pretty'
 import {AbortError} from '../engine/errors.js'
 
 /**
@@ -119,6 +120,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const stream = options.stream ?? process.stdout
   const level = options.level ?? 'info'
   if (!options.pretty) return wrap(pinoLogger(stream as DestinationStream, level))
+  // Loaded only for a terminal: JSON logging (and every test) does not pay for it.
+  const PinoPretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPrettyModule
   const pretty = PinoPretty({
     destination: stream,
     colorize: !process.env.NO_COLOR,
