@@ -112,7 +112,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     } else {
       status = 503
       message = 'The request could not be completed (the database may be unavailable); retry later'
-      options.logger.error('API request failed', {method: request.method, route: request.routeOptions.url, error: error.message})
+      options.logger.error('API request failed', {method: request.method, route: request.routeOptions.url, err: error})
     }
     void reply.code(status).send(errorBody(status, message))
   })

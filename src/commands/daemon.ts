@@ -23,9 +23,9 @@ export const daemonFlags = {
   'shutdown-timeout': Flags.integer({description: 'Seconds polls in flight may take to finish on shutdown (default 30; ATTUNE_SHUTDOWN_TIMEOUT, daemon.shutdown_timeout).', min: 1}),
   name: Flags.string({description: 'Worker name of this daemon (default <hostname>:<pid>; ATTUNE_DAEMON_NAME, daemon.name).'}),
   'lease-seconds': Flags.integer({description: 'Sensor lease time when several daemons share a database (default 15; ATTUNE_LEASE_SECONDS, daemon.lease_seconds).', min: 2, max: 3600}),
-  'no-ui': Flags.boolean({description: 'Write JSON log lines even on a terminal (ATTUNE_UI=false, daemon.ui: false).'}),
+  'no-ui': Flags.boolean({description: 'No dashboard: write log lines, readable on a terminal, JSON otherwise (ATTUNE_UI=false, daemon.ui: false).'}),
   'no-watch': Flags.boolean({description: 'Do not restart a sensor whose file changed, nor register a pack whose YAML changed (ATTUNE_WATCH=0, daemon.watch: false).'}),
-  'log-level': Flags.string({description: 'Least severe log level written (default info; ATTUNE_LOG_LEVEL, daemon.log_level).', options: [...LOG_LEVELS]}),
+  'log-level': Flags.string({description: 'Least severe log level written (default info; ATTUNE_LOG_LEVEL, daemon.log_level; debug adds every poll, publish batch and lease tick).', options: [...LOG_LEVELS]}),
 }
 
 /** The daemon flags given, as configuration overrides (flags not given override nothing). */
@@ -64,7 +64,9 @@ and so are saved sensor files and pack YAML (a file that does not load keeps the
 With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
 
-On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes JSON log lines.
+On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes log lines: JSON
+lines (pid, hostname, service, version on each), readable ones when they go to a terminal.
+--log-level (or ATTUNE_LOG_LEVEL) debug adds every poll, publish batch and lease tick.
 Every flag below is also an ATTUNE_* variable and a config file key (attune config show lists
 them with their sources; docs/configuration.md).
 SIGTERM or Ctrl-C stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
@@ -102,12 +104,14 @@ a second signal stops it at once.`
   }
 
   private async serve(loaded: ReturnType<DaemonCommand['loadConfig']>['config'], runAs: SensorIdentity | undefined): Promise<DaemonResult> {
-    const [{Daemon}, {jsonLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
+    const [{Daemon}, {createLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = loaded.daemon.log_level
     const useDashboard = Boolean(process.stdout.isTTY) && loaded.daemon.ui && !this.jsonEnabled()
     const ring = ringLogger(300, level)
-    // --json keeps stdout for the one result document: the log goes to stderr then.
-    const logger = useDashboard ? ring : jsonLogger(this.jsonEnabled() ? process.stderr : process.stdout, level)
+    // --json keeps stdout for the one result document: the log goes to stderr then. JSON
+    // lines unless they go to a terminal (--no-ui there: readable lines).
+    const stream = this.jsonEnabled() ? process.stderr : process.stdout
+    const logger = useDashboard ? ring : createLogger({stream, level, pretty: Boolean((stream as NodeJS.WriteStream).isTTY)})
     // The embedded default needs no setup: a secret for this home is generated once (said once).
     const config = withJwtSecret(loaded, {generate: true, notice: (message) => logger.info(message)})
     const rootWarning = sensorRootWarning(runAs)

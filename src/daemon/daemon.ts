@@ -2,7 +2,6 @@ import {hostname} from 'node:os'
 import {startApi, type ApiServer} from '../api/server.js'
 import type {AttuneConfig} from '../engine/config.js'
 import {runtimeDetection} from '../engine/detect/index.js'
-import {errorMessage} from '../engine/errors.js'
 import {EventPipeline} from '../engine/events/index.js'
 import {registerPacks} from '../engine/packs/index.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
@@ -23,6 +22,7 @@ import {WorkerRegistration} from './registration.js'
 import {RetentionService} from './retention.js'
 import type {SchedulerOptions, SensorStatus} from './scheduler.js'
 import {Ticker, withDeadline, type DaemonContext} from './service.js'
+import {SensorLogWriter} from './sensor-logs.js'
 import {SensorStateWriter} from './states.js'
 import type {SupervisorStatus} from './supervisor.js'
 import {TimerService} from './timers.js'
@@ -98,6 +98,7 @@ export class Daemon {
   private readonly publisher: PublisherService
   private readonly registration: WorkerRegistration
   private readonly ticker: Ticker
+  private readonly sensorLogs: SensorLogWriter
   private running?: Running
   private health?: HealthServer
   private api?: ApiServer
@@ -108,6 +109,7 @@ export class Daemon {
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
     this.context = {config: options.config, logger: options.logger, metrics: this.metrics, worker: this.name, runAs: options.runAs, apiUrl: () => this.api?.url, logLevel: options.logLevel}
+    this.sensorLogs = this.context.sensorLogs = new SensorLogWriter(this.context)
     this.database = new DatabaseService(this.context)
     this.publisher = new PublisherService(this.context)
     this.registration = new WorkerRegistration(this.context)
@@ -195,6 +197,7 @@ export class Daemon {
     // The heartbeat keeps this worker counted as live by the others: well within the lease time.
     this.ticker.every('heartbeat', heartbeatMs, () => this.heartbeat())
     this.ticker.every('sensor states', 1000, () => this.flushStates())
+    this.ticker.every('sensor logs', 1000, () => (this.database.ok ? this.sensorLogs.flush(this.database.store) : undefined))
     this.ticker.every('lease deadline', 1000, () => reconciler.checkLeaseDeadline())
     this.retention = new RetentionService(this.context, database).schedule(this.ticker)
     logger.info('daemon started', {worker: this.name, database: store.location, broker: publisher.location, sensors: polling.snapshot().length, long_running: longRunning.size, watch: config.daemon.watch})
@@ -311,11 +314,12 @@ export class Daemon {
     await running?.watcher?.close()
     running?.timers.close()
     this.retention?.stop()
-    await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {error: errorMessage(error)}))
+    await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {err: error}))
     // No new requests; those in flight finish (their events are committed) before the rest stops.
-    await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {error: errorMessage(error)}))
+    await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {err: error}))
     const polls = (await running?.polling.stop(deadline)) ?? {finished: true, inflight: 0}
     await running?.longRunning.close()
+    if (this.database.ok && this.sensorLogs.size > 0) await withDeadline(this.sensorLogs.flush(this.database.store), Math.max(0, deadline - Date.now()), 'the sensor logs').catch(() => {})
     const unstored = await this.database.drain(deadline)
     if (unstored > 0) logger.error('writes not finished at the stop deadline: their events are not stored', {writes: unstored})
     const unpublished = await this.publisher.stop(deadline)
@@ -325,7 +329,7 @@ export class Daemon {
     if (running && this.registration.registered) {
       const store = this.database.store
       await running.states.flush(store).catch(() => {})
-      await running.states.markAllStopped(store).catch((error) => logger.warn('could not mark the sensors stopped', {error: errorMessage(error)}))
+      await running.states.markAllStopped(store).catch((error) => logger.warn('could not mark the sensors stopped', {err: error}))
       await running.reconciler.releaseAll().catch(() => {})
       await this.registration.markInactive(store).catch(() => {})
     }

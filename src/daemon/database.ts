@@ -115,7 +115,7 @@ export class DatabaseService {
     const wasUp = this.error === null
     this.error = message
     if (!wasUp) return
-    this.context.logger.error('database unavailable: polling paused', {error: message})
+    this.context.logger.error('database unavailable: polling paused', {err: error})
     this.context.metrics.databaseUp.set(0)
     for (const listener of this.downListeners) listener(message)
   }

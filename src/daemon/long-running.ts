@@ -84,6 +84,7 @@ export class LongRunningService {
           )
           countStored(this.context.metrics, event.trigger_ref, stored)
         },
+        onLog: (line, stream, pid) => this.context.sensorLogs?.add({sensorId: row.id, sensorRef: row.ref, pid}, [{stream, line}]),
         logger,
       })
       this.supervisors.set(row.ref, {supervisor, version, id: row.id})

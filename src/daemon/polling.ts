@@ -3,7 +3,8 @@ import {configSnapshot, sensorPollConfig, type EventPipeline} from '../engine/ev
 import {DEFAULT_KILL_GRACE_MS, executeSensor} from '../engine/sensor/execute.js'
 import {PersistentRunnerPool} from '../engine/sensor/persistent.js'
 import {sensorEntryPath, sensorExecutor} from '../engine/sensor/row.js'
-import type {SensorRow} from '../engine/store/index.js'
+import {pollLogLines, type SensorRow} from '../engine/store/index.js'
+import type {SensorExecutionResult} from '../engine/sensor/types.js'
 import type {DatabaseService} from './database.js'
 import {PollScheduler, type PollOutcome, type SchedulerOptions, type SensorStatus} from './scheduler.js'
 import {countStored, DeadlineError, withDeadline, type DaemonContext} from './service.js'
@@ -141,6 +142,24 @@ export class PollingService {
     return result
   }
 
+  /**
+   * A poll's log: its stderr (and stdout, where that is a log: Python and Node sensors), its
+   * traceback or error, bounded; logged as `sensor log` records and handed to the sensor log
+   * writer (`attune sensor logs`).
+   */
+  private recordLogs(sensor: SensorRow, result: SensorExecutionResult): void {
+    const wrapped = result.runtime === 'python' || result.runtime === 'node'
+    const lines = pollLogLines({stdout: wrapped ? result.stdout : undefined, stderr: result.stderr, error: result.error, traceback: result.traceback})
+    if (lines.length === 0) return
+    const {logger, sensorLogs} = this.context
+    const poll = randomUUID().slice(0, 8)
+    for (const line of lines) {
+      if (line.stream === 'stdout' || line.stream === 'stderr') logger.info('sensor log', {sensor: sensor.ref, poll, stream: line.stream, line: line.line})
+    }
+    if (result.traceback) logger.warn('sensor traceback', {sensor: sensor.ref, poll, error_type: result.error_type, traceback: lines.filter((line) => line.stream === 'traceback').map((line) => line.line).join('\n')})
+    sensorLogs?.add({sensorId: sensor.id, sensorRef: sensor.ref, poll}, lines)
+  }
+
   /** One poll: run the sensor, then store what it produced. Throws only for infrastructure trouble. */
   private async poll(ref: string): Promise<PollOutcome> {
     const sensor = this.sensors.get(ref)
@@ -166,6 +185,7 @@ export class PollingService {
       if (!(error instanceof DeadlineError)) throw error
       return {ok: false, error: `timeout: ${error.message}`, events: 0, enforcements: 0, durationMs: error.ms}
     }
+    this.recordLogs(sensor, result)
     if (result.error !== null) {
       return {ok: false, error: `${result.error_type}: ${result.error}`, events: 0, enforcements: 0, durationMs: result.duration_ms}
     }
@@ -188,7 +208,7 @@ export class PollingService {
         enforcements = (await withDeadline(counted, this.writeDeadlineMs, `storing the events of ${sensor.ref}`)).enforcements.length
       } catch (error) {
         if (error instanceof DeadlineError) {
-          counted.catch((late) => logger.error('could not store the events of a poll', {sensor: ref, error: String(late)}))
+          counted.catch((late) => logger.error('could not store the events of a poll', {sensor: ref, err: late}))
           throw new DeadlineError(`storing the events (${result.events.length}; still retried in the background under key ${key})`, error.ms)
         }
         throw error

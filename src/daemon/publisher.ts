@@ -33,8 +33,9 @@ export class PublisherService {
       retainSentMs: 0,
       onError: (error, delayMs) => {
         metrics.publishFailures.inc()
-        logger.warn('publishing is delayed', {error: error.message, retry_in_ms: delayMs})
+        logger.warn('publishing is delayed', {err: error, retry_in_ms: delayMs})
       },
+      onSent: (sent, durationMs) => logger.debug('publish batch confirmed', {messages: sent, duration_ms: durationMs}),
     })
     this.relay.start()
   }

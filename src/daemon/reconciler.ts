@@ -72,7 +72,7 @@ export class Reconciler {
       const tick = await this.leases.tick(store, candidates, this.runtimeClasses())
       if (tick.claimed > 0 || tick.released > 0) {
         this.context.logger.info('sensor ownership changed', {claimed: tick.claimed, released: tick.released, owned: tick.owned.size, share: tick.share, workers: tick.workers})
-      }
+      } else this.context.logger.debug('lease tick', {owned: tick.owned.size, share: tick.share, workers: tick.workers, sensors: rows.length})
       rows = rows.filter((row) => tick.owned.has(row.id))
       this.lastRenewal = Date.now()
       registration.owned = tick.owned.size

@@ -276,6 +276,7 @@ export class PollScheduler {
     const lagMs = Math.max(0, this.now() - scheduledAt)
     this.options.metrics?.scheduleLag.observe(lagMs / 1000)
     this.options.onStart?.(entry.target.ref, lagMs)
+    this.options.logger.debug('poll started', {sensor: entry.target.ref, lag_ms: Math.round(lagMs)})
     const run = this.runPoll(entry).finally(() => {
       this.inflight.delete(run)
       entry.running = false
@@ -314,7 +315,7 @@ export class PollScheduler {
         this.report(entry)
       } else {
         // Not the sensor's fault (the database is down): it is not counted against the sensor.
-        this.options.logger.error('poll could not be completed', {sensor: ref, error: message})
+        this.options.logger.error('poll could not be completed', {sensor: ref, err: error})
       }
       return
     }
@@ -331,6 +332,7 @@ export class PollScheduler {
     this.options.metrics?.polls.inc({sensor: ref, outcome: outcome.ok ? 'ok' : 'failed'})
     this.options.metrics?.pollDuration.observe(outcome.durationMs / 1000)
     this.options.onFinish?.(ref, outcome.ok)
+    this.options.logger.debug('poll finished', {sensor: ref, ok: outcome.ok, duration_ms: outcome.durationMs, events: outcome.events, enforcements: outcome.enforcements})
     if (outcome.ok) {
       if (status.state === 'failed') this.options.logger.info('sensor recovered', {sensor: ref, after_failures: status.consecutive_failures})
       status.consecutive_failures = 0

@@ -1,9 +1,9 @@
-import {errorMessage} from '../engine/errors.js'
 import type {AttuneConfig} from '../engine/config.js'
 import type {PersistResult} from '../engine/events/index.js'
 import type {SensorIdentity} from '../engine/sensor/run-as.js'
 import type {Logger} from './logger.js'
 import type {DaemonMetrics} from './metrics.js'
+import type {SensorLogWriter} from './sensor-logs.js'
 
 /**
  * What every daemon service shares: the daemon's configuration, log, metrics and worker name.
@@ -21,6 +21,8 @@ export interface DaemonContext {
   apiUrl?: () => string | undefined
   /** The daemon's log level (for ATTUNE_LOG_LEVEL). */
   logLevel?: string
+  /** Where sensors' log lines go to be stored (`attune sensor logs`); unset: they are only logged. */
+  sensorLogs?: SensorLogWriter
 }
 
 /** A promise that rejects with `DeadlineError` when `promise` has not settled within `ms`. */
@@ -69,7 +71,7 @@ export class Ticker {
       running = true
       const run: Promise<void> = Promise.resolve()
         .then(task)
-        .catch((error) => this.logger.error('background task failed', {task: name, error: errorMessage(error)}))
+        .catch((error) => this.logger.error('background task failed', {task: name, err: error}))
         .finally(() => {
           running = false
           this.inflight.delete(run)

@@ -45,6 +45,8 @@ export interface SupervisorOptions {
   /** More of Attune's environment: ATTUNE_API_URL, ATTUNE_MQ_URL, ATTUNE_MQ_EXCHANGE, ATTUNE_LOG_LEVEL. */
   environment?: Record<string, string>
   logger: Logger
+  /** Each stderr line (and `error` for an unexpected exit), for the sensor log store. */
+  onLog?: (line: string, stream: 'stderr' | 'error', pid: number | undefined) => void
   /** First restart delay; doubles per consecutive crash up to `maxBackoffMs`. */
   backoffMs?: number
   maxBackoffMs?: number
@@ -150,7 +152,7 @@ export class LongRunningSupervisor {
       token = await this.options.issueToken()
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
-      logger.error('cannot issue a token for the sensor; retrying', {sensor: sensor.ref, error: message})
+      logger.error('cannot issue a token for the sensor; retrying', {sensor: sensor.ref, err: error})
       this.status.last_exit = `could not start: no token: ${message}`
       this.scheduleRestart('token')
       return
@@ -169,9 +171,12 @@ export class LongRunningSupervisor {
     this.status.pid = child.pid ?? null
     this.status.state = this.failing() ? 'failed' : 'running'
     this.status.started_at = new Date().toISOString()
-    logger.info('long-running sensor started', {sensor: sensor.ref, pid: child.pid, triggers: this.triggers.length})
+    logger.info('long-running sensor started', {sensor: sensor.ref, sensor_pid: child.pid, triggers: this.triggers.length})
     this.readLines(child.stdout as Readable, (line) => this.onStdoutLine(line))
-    this.readLines(child.stderr as Readable, (line) => logger.info('sensor log', {sensor: sensor.ref, line}))
+    this.readLines(child.stderr as Readable, (line) => {
+      logger.info('sensor log', {sensor: sensor.ref, stream: 'stderr', line})
+      this.options.onLog?.(line, 'stderr', child.pid)
+    })
     // A sensor that stays up a minute has recovered: the next crash starts the backoff afresh.
     clearTimeout(this.stableTimer)
     this.stableTimer = setTimeout(() => {
@@ -186,6 +191,7 @@ export class LongRunningSupervisor {
       this.child = undefined
       clearTimeout(this.stableTimer)
       logger.error('long-running sensor exited; restarting with backoff', {sensor: sensor.ref, exit: this.status.last_exit})
+      this.options.onLog?.(`exited (${this.status.last_exit}); restarting with backoff`, 'error', child.pid)
       this.scheduleRestart('crash')
     })
   }
@@ -224,7 +230,7 @@ export class LongRunningSupervisor {
     }
     this.status.events++
     this.options.onEvent(event).catch((error) => {
-      logger.error('could not store an event of a long-running sensor', {sensor: sensor.ref, error: error instanceof Error ? error.message : String(error)})
+      logger.error('could not store an event of a long-running sensor', {sensor: sensor.ref, err: error})
     })
   }
 

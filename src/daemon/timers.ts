@@ -1,5 +1,4 @@
 import type {EventPipeline, PersistResult} from '../engine/events/index.js'
-import {errorMessage} from '../engine/errors.js'
 import {idempotentTransaction, type Queryable, type RuleRow, type SensorRow} from '../engine/store/index.js'
 import {TIMER_TRIGGERS, TimerSensor, type TimerPayload, type TimerState, type TimerStateInput} from '../engine/timers/index.js'
 import type {DatabaseService} from './database.js'
@@ -48,7 +47,7 @@ export class TimerService {
           onState: (rule, state, reason) => {
             if (reason === 'armed') void storeTimerState(store, rule, state).catch((error) => this.database.markDown(error))
           },
-          onError: (rule, error) => this.context.logger.error('timer rule cannot run', {rule: rule.ref, error: errorMessage(error)}),
+          onError: (rule, error) => this.context.logger.error('timer rule cannot run', {rule: rule.ref, err: error}),
         }),
       }
       this.context.logger.info('timer sensor started', {sensor: sensor.ref})
@@ -83,7 +82,7 @@ export class TimerService {
       this.publisher.notify()
       countStored(this.context.metrics, rule.trigger_ref, stored)
     } catch (error) {
-      this.context.logger.error('could not store a timer fire', {rule: rule.ref, error: errorMessage(error)})
+      this.context.logger.error('could not store a timer fire', {rule: rule.ref, err: error})
     }
   }
 

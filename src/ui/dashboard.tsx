@@ -104,7 +104,7 @@ function Dashboard({daemon, log}: {daemon: Daemon; log: () => LogRecord[]}): Rea
           <Text key={index} dimColor wrap="truncate-end">
             {record.ts.slice(11, 19)} {record.level.padEnd(5)} {record.msg}
             {record.sensor ? ` ${String(record.sensor)}` : ''}
-            {record.error ? `: ${String(record.error)}` : ''}
+            {record.error ? `: ${String(record.error)}` : (record.err as {message?: string} | undefined)?.message ? `: ${(record.err as {message: string}).message}` : ''}
           </Text>
         ))}
       </Box>

@@ -8,7 +8,7 @@ import {backends} from './backends.js'
 /** Attune's tables that the sensor side reads or writes (schema attune). */
 const ATTUNE_TABLES = ['action', 'enforcement', 'event', 'identity', 'pack', 'rule', 'runtime', 'sensor', 'sensor_process', 'trigger', 'webhook_event_log', 'worker']
 /** attune's own (schema attune_sensor). */
-const OWN_TABLES = ['idempotency', 'outbox', 'schema_migrations', 'sensor_lease', 'sensor_settings', 'sensor_state', 'timer_state', 'trigger_settings']
+const OWN_TABLES = ['idempotency', 'outbox', 'schema_migrations', 'sensor_lease', 'sensor_log', 'sensor_settings', 'sensor_state', 'timer_state', 'trigger_settings']
 
 describe.each(backends())('migrations on $name', (backend) => {
   let store: Store

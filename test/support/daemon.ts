@@ -17,7 +17,7 @@ export interface DaemonProcess {
   stop(signal?: NodeJS.Signals): Promise<{exitCode: number | undefined}>
 }
 
-export async function startDaemon(args: string[], env: Record<string, string>): Promise<DaemonProcess> {
+export async function startDaemon(args: string[], env: Record<string, string>, options: {startTimeoutMs?: number} = {}): Promise<DaemonProcess> {
   const child = execa(process.execPath, [BIN, 'daemon', '--no-ui', '--health-port', '0', '--api-port', '0', ...args], {
     cwd: ROOT,
     env: {NO_COLOR: '1', NODE_ENV: 'production', ...env},
@@ -39,7 +39,7 @@ export async function startDaemon(args: string[], env: Record<string, string>): 
   })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const started = await eventually(() => logs.some((log) => log.msg === 'daemon started') || child.exitCode !== null, 60_000)
+  const started = await eventually(() => logs.some((log) => log.msg === 'daemon started') || child.exitCode !== null, options.startTimeoutMs ?? 60_000)
   if (!started || !logs.some((log) => log.msg === 'daemon started')) {
     child.kill('SIGKILL')
     throw new Error(`the daemon did not start:\n${stderr}\n${JSON.stringify(logs)}`)

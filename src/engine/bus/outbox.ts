@@ -72,6 +72,8 @@ export interface OutboxRelayOptions {
   retainSentMs?: number
   /** Called for every failed round with the delay before the next one. */
   onError?: (error: Error, delayMs: number) => void
+  /** Called for every round that published something: how many rows were confirmed, and how long the round took. */
+  onSent?: (sent: number, durationMs: number) => void
   /**
    * How long a claimed batch stays this relay's (default 60 s): other relays skip the rows
    * until then. It must outlast a round (the AMQP bus waits up to 30 s for confirms). Rows of
@@ -199,6 +201,7 @@ export class OutboxRelay {
     let rows = await this.claim()
     if (rows.length === 0 && Date.now() - this.lastSweep >= SWEEP_INTERVAL_MS && (await this.releaseDeadClaims()) > 0) rows = await this.claim()
     if (rows.length === 0) return 0
+    const started = performance.now()
     let result: PublishResult
     try {
       result = await this.bus.publish(rows, {onWritten: endTurn})
@@ -215,6 +218,7 @@ export class OutboxRelay {
       )
       this.stats.sent += result.confirmed.length
       this.stats.last_sent_at = new Date()
+      this.options.onSent?.(result.confirmed.length, Math.round(performance.now() - started))
     }
     if (result.failed.length > 0) {
       await this.release(result.failed.map((f) => ({id: byMessage.get(f.message_id)!, error: f.error})))

@@ -162,7 +162,7 @@ export class WebhookReceiver {
       duplicate = stored.events[0].duplicate === true
     } catch (error) {
       if (error instanceof AbortError && error.code === 'event_invalid') return refuse({status: 422, error: error.message, hmacVerified, ipAllowed: allowed})
-      this.logger.error('webhook event could not be stored', {trigger: trigger.ref, error: errorMessage(error)})
+      this.logger.error('webhook event could not be stored', {trigger: trigger.ref, err: error})
       await this.record(log, {status: 500, error: `Failed to create event: ${errorMessage(error)}`, hmacVerified, ipAllowed: allowed})
       throw error
     }
@@ -193,7 +193,7 @@ export class WebhookReceiver {
     try {
       await log.finish(fields)
     } catch (error) {
-      this.logger.warn('webhook_event_log row not written', {trigger: log.trigger.ref, status: fields.status, error: errorMessage(error)})
+      this.logger.warn('webhook_event_log row not written', {trigger: log.trigger.ref, status: fields.status, err: error})
     }
   }
 }
