@@ -83,25 +83,26 @@ a second signal stops it at once.`
     if (rootWarning) logger.warn(rootWarning)
     const daemon = new Daemon({config, logger, packs: flags.packs, healthPort: config.daemon.health_port, name: flags.name, runAs, logLevel: level})
 
+    // The first signal (or `q`/Ctrl-C on the dashboard, which reads keys raw) stops gracefully;
+    // a later one stops at once.
+    let requestStop: (signal: NodeJS.Signals) => void = () => {}
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
-      const first = (signal: NodeJS.Signals) => {
-        process.removeListener('SIGINT', first)
-        process.removeListener('SIGTERM', first)
-        const firstAt = Date.now()
-        const second = () => {
-          // `timeout` and `kill -TERM -<pgid>` from inside the group deliver one signal twice
-          // within a millisecond: only a later one is somebody asking again.
-          if (Date.now() - firstAt < REPEAT_SIGNAL_MS) return
-          logger.warn('second signal: stopping at once')
-          killAllSensorProcesses()
-          process.exit(signal === 'SIGINT' ? 130 : 143)
+      let first: {signal: NodeJS.Signals; at: number} | undefined
+      requestStop = (signal) => {
+        if (first === undefined) {
+          first = {signal, at: Date.now()}
+          resolve(signal)
+          return
         }
-        process.on('SIGINT', second)
-        process.on('SIGTERM', second)
-        resolve(signal)
+        // `timeout` and `kill -TERM -<pgid>` from inside the group deliver one signal twice
+        // within a millisecond: only a later one is somebody asking again.
+        if (Date.now() - first.at < REPEAT_SIGNAL_MS) return
+        logger.warn('second signal: stopping at once')
+        killAllSensorProcesses()
+        process.exit(first.signal === 'SIGINT' ? 130 : 143)
       }
-      process.on('SIGINT', first)
-      process.on('SIGTERM', first)
+      process.on('SIGINT', requestStop)
+      process.on('SIGTERM', requestStop)
     })
 
     try {
@@ -111,7 +112,7 @@ a second signal stops it at once.`
       if (error instanceof AbortError) throw error
       throw new AbortError(`The daemon could not start: ${error instanceof Error ? error.message : String(error)}`, {code: 'daemon_start_failed', cause: error})
     }
-    const dashboard = useDashboard ? await import('../ui/dashboard.js').then((ui) => ui.showDashboard(daemon, ring)) : undefined
+    const dashboard = useDashboard ? await import('../ui/dashboard.js').then((ui) => ui.showDashboard(daemon, ring, () => requestStop('SIGINT'))) : undefined
     const signal = await signalled
     logger.info('signal received: shutting down', {signal})
     const status = daemon.status()
