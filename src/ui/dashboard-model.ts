@@ -304,6 +304,8 @@ export interface Segment {
   color?: string
   bold?: boolean
   dim?: boolean
+  /** Truncated (in the middle) first when the line is too wide: a location, a URL. */
+  shrink?: boolean
 }
 export type Line = Segment[]
 
@@ -450,27 +452,30 @@ function headerLines(status: DaemonStatus, rows: SensorRow[], width: number, now
   const uptime = compact(Math.max(0, Math.round((now - Date.parse(status.started_at)) / 1000)))
   const first: Line = [
     {text: 'attune daemon ', bold: true},
-    {text: status.name, dim: true},
+    {text: status.name, dim: true, shrink: true},
     {text: ` · up ${uptime} · ${rows.length} sensor(s)`},
     ...(failing > 0 ? [{text: ` · ${failing} failing`, color: 'red'}] : []),
-    ...(status.api ? [{text: ` · api ${status.api}`}] : []),
+    ...(status.api ? [{text: ' · api '}, {text: status.api, shrink: true}] : []),
   ]
   const database: Line = [
     {text: 'database '},
     status.database.ok ? {text: 'ok', color: 'green'} : {text: 'down', color: 'red'},
-    {text: ` ${status.database.location}${status.database.ok ? '' : ` (${status.database.error ?? 'no answer'})`}`},
+    {text: ' '},
+    {text: status.database.location, shrink: true},
+    ...(status.database.ok ? [] : [{text: ` (${status.database.error ?? 'no answer'})`, color: 'red', shrink: true}]),
   ]
   const broker: Line = [
     {text: 'broker '},
     status.broker.ok ? {text: 'ok', color: 'green'} : {text: 'down', color: 'red'},
-    {text: ` ${status.broker.kind} ${status.broker.location} · outbox ${status.broker.pending} pending, ${status.broker.sent} sent`},
+    {text: ` ${status.broker.kind} `},
+    {text: status.broker.location, shrink: true},
+    ...(status.broker.ok ? [] : [{text: ` (${status.broker.error ?? 'no answer'})`, color: 'red', shrink: true}]),
+    {text: ` · outbox ${status.broker.pending} pending, ${status.broker.sent} sent`},
   ]
-  // Both on one line when they fit; else the database and the broker share it, each truncated.
+  // The database and the broker on one line when they fit, else one line each.
   const together = [...database, {text: ' · '}, ...broker]
-  if (lineWidth(together) <= width) return [fitLine(first, width), padLine(together, width)]
-  const half = Math.max(1, Math.floor((width - 3) / 2))
-  const second = [...fitLine(database, half, 'middle'), {text: ' · '}, ...fitLine(broker, width - 3 - half, 'middle')]
-  return [fitLine(first, width), fitLine(second, width)]
+  if (lineWidth(together) <= width) return [fitLine(first, width), fitLine(together, width)]
+  return [fitLine(first, width), fitLine(database, width), fitLine(broker, width)]
 }
 
 function lineWidth(line: Line): number {
@@ -482,18 +487,31 @@ function padLine(line: Line, width: number): Line {
   return rest > 0 ? [...line, {text: ' '.repeat(rest)}] : line
 }
 
-/** `line` cut to `width` columns (the last segment that does not fit is truncated), padded to it. */
-export function fitLine(line: Line, width: number, position: 'end' | 'middle' = 'end'): Line {
+/**
+ * `line` cut to `width` columns, padded to it: the segments marked `shrink` are truncated in
+ * the middle first (the last one first, none below 8 columns); then the end is cut.
+ */
+export function fitLine(line: Line, width: number): Line {
+  let excess = lineWidth(line) - width
+  const shrunk = line.map((segment) => ({...segment}))
+  for (let index = shrunk.length - 1; index >= 0 && excess > 0; index--) {
+    const segment = shrunk[index]
+    if (!segment.shrink) continue
+    const size = displayWidth(segment.text)
+    const target = Math.max(Math.min(size, 8), size - excess)
+    segment.text = truncate(segment.text, target, 'middle')
+    excess -= size - displayWidth(segment.text)
+  }
   const result: Line = []
   let left = width
-  for (const segment of line) {
+  for (const segment of shrunk) {
     if (left <= 0) break
     const size = displayWidth(segment.text)
     if (size <= left) {
       result.push(segment)
       left -= size
     } else {
-      result.push({...segment, text: truncate(segment.text, left, position)})
+      result.push({...segment, text: truncate(segment.text, left)})
       left -= displayWidth(result.at(-1)!.text)
       break
     }
