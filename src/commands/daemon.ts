@@ -117,7 +117,7 @@ a second signal stops it at once.`
     logger.info('signal received: shutting down', {signal})
     const status = daemon.status()
     const result = await daemon.stop(config.daemon.shutdown_timeout * 1000)
-    dashboard?.close()
+    dashboard?.close(result.clean ? 'daemon stopped' : `daemon stopped; not everything finished in time (${result.unpublished} outbox row(s) unpublished)`)
     // Stopped means stopped: a handle left open by mistake must not keep the process (and a
     // supervisor waiting for it) alive. The log line makes such a bug visible.
     setTimeout(() => {

@@ -395,6 +395,8 @@ export interface FrameInput {
   size: {columns: number; rows: number}
   /** Set once the daemon is stopping. */
   stopping: StopProgress | null
+  /** Set once the daemon has stopped: the last frame's footer. */
+  stopped?: string
 }
 
 export interface Frame {
@@ -594,12 +596,13 @@ export function stoppingText(status: DaemonStatus, progress: StopProgress | null
   if (processes > 0) waits.push(`${processes} long-running sensor(s)`)
   if (status.database.pending_writes > 0) waits.push(`${status.database.pending_writes} database write(s)`)
   if (status.broker.pending > 0) waits.push(`${status.broker.pending} outbox row(s) unpublished`)
-  const step = progress ? `${progress.phase}, ${Math.max(0, Math.ceil((Date.parse(progress.deadline) - now) / 1000))}s left` : 'starting'
+  const step = progress ? `${progress.phase}, ${Math.max(0, Math.ceil((Date.parse(progress.deadline) - now) / 1000))}s left` : 'requested'
   return `stopping… ${waits.length > 0 ? `waiting for ${waits.join(', ')}` : 'finishing'} (${step}) · Ctrl-C again: stop at once`
 }
 
 function footerLine(input: FrameInput, width: number): Line {
   const {view} = input
+  if (input.stopped) return fitLine([{text: input.stopped, bold: true}], width)
   if (input.stopping || view.quitting) return fitLine([{text: stoppingText(input.status, input.stopping, input.now), color: 'yellow', bold: true}], width)
   if (view.editing) return fitLine([{text: '/', bold: true}, {text: view.filter}, {text: '▏'}, {text: '  Enter: keep · Esc: clear', dim: true}], width)
   return fitLine([{text: 'q stop · ↑↓ PgUp PgDn scroll · / filter · f failed only · Esc clear', dim: true}], width)

@@ -2,6 +2,7 @@ import {Box, Text, render, useInput, useStdin, useStdout} from 'ink'
 import React, {useEffect, useMemo, useRef, useState} from 'react'
 import type {DaemonStatus, StopProgress} from '../daemon/daemon.js'
 import type {LogRecord} from '../daemon/logger.js'
+import {FrameStream} from './frame-writer.js'
 import {buildFrame, EventRates, handleKey, INITIAL_VIEW, sensorRows, type Line, type ViewState} from './dashboard-model.js'
 
 /**
@@ -26,17 +27,16 @@ export interface DashboardProps {
   now?: () => number
   /** How often the status is read (default 1 s). */
   refreshMs?: number
+  /** The daemon has stopped: the last frame says so. */
+  stopped?: string
 }
-
-/** Erase the visible screen (not the scrollback) and put the cursor at its top. */
-const REPAINT = '\u001B[H\u001B[J'
 
 function terminalSize(stdout: NodeJS.WriteStream): {columns: number; rows: number} {
   return {columns: stdout.columns || 80, rows: stdout.rows || 24}
 }
 
-export function Dashboard({daemon, log, onStop, now = Date.now, refreshMs = 1000}: DashboardProps): React.ReactElement {
-  const {stdout, write} = useStdout()
+export function Dashboard({daemon, log, onStop, now = Date.now, refreshMs = 1000, stopped}: DashboardProps): React.ReactElement {
+  const {stdout} = useStdout()
   const {isRawModeSupported} = useStdin()
   const rates = useMemo(() => new EventRates(), [])
   const sample = () => {
@@ -56,21 +56,15 @@ export function Dashboard({daemon, log, onStop, now = Date.now, refreshMs = 1000
   useEffect(() => {
     const timer = setInterval(() => setSnapshot(sample()), refreshMs)
     return () => clearInterval(timer)
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [daemon, refreshMs])
 
   useEffect(() => {
-    const resized = () => {
-      // The terminal may have re-wrapped the old frame: repaint the screen (the frame fills it),
-      // never the scrollback. ink then writes its last frame again, and the new one follows.
-      if (stdout.isTTY) write(REPAINT)
-      setSize(terminalSize(stdout))
-    }
+    const resized = () => setSize(terminalSize(stdout))
     stdout.on('resize', resized)
     return () => {
       stdout.off('resize', resized)
     }
-  }, [stdout, write])
+  }, [stdout])
 
   useInput(
     (input, key) => {
@@ -82,7 +76,7 @@ export function Dashboard({daemon, log, onStop, now = Date.now, refreshMs = 1000
     {isActive: isRawModeSupported},
   )
 
-  const frame = buildFrame({...snapshot, log: log(), rates, view, now: snapshot.at, size})
+  const frame = buildFrame({...snapshot, log: log(), rates, view, now: snapshot.at, size, stopped})
   page.current = frame.page
   return (
     <Box flexDirection="column">
@@ -105,15 +99,27 @@ function FrameLine({line}: {line: Line}): React.ReactElement {
   )
 }
 
-export function showDashboard(daemon: DashboardSource, logger: {records(): LogRecord[]}, onStop: () => void): {close(): void} {
+export function showDashboard(daemon: DashboardSource, logger: {records(): LogRecord[]}, onStop: () => void): {close(stopped?: string): void} {
+  // ink renders whole frames (debug mode) into a FrameStream, which rewrites only the changed
+  // lines on the terminal; the frame is one line shorter than the terminal, so nothing ever
+  // scrolls and the scrollback stays as it was (frame-writer.ts).
+  const frames = new FrameStream(process.stdout)
+  const showCursor = () => frames.close()
+  process.once('exit', showCursor)
   // Keys arrive raw (Ctrl-C included): `q` and Ctrl-C call onStop, the daemon command's own stop.
-  // Only changed lines are rewritten; the frame is one line shorter than the terminal, so ink
-  // never clears the screen and the scrollback.
-  const instance = render(<Dashboard daemon={daemon} log={() => logger.records()} onStop={onStop} />, {
+  const dashboard = (stopped?: string) => <Dashboard daemon={daemon} log={() => logger.records()} onStop={onStop} stopped={stopped} />
+  const instance = render(dashboard(), {
+    stdout: frames as unknown as NodeJS.WriteStream,
+    debug: true,
     exitOnCtrlC: false,
     patchConsole: false,
-    incrementalRendering: true,
-    maxFps: 10,
   })
-  return {close: () => instance.unmount()}
+  return {
+    close: (stopped) => {
+      if (stopped) instance.rerender(dashboard(stopped))
+      instance.unmount()
+      process.off('exit', showCursor)
+      frames.close()
+    },
+  }
 }

@@ -180,6 +180,9 @@ describe('the daemon dashboard', () => {
     // A second request (Ctrl-C) goes to the daemon command, which stops at once.
     await press(instance, KEY.ctrlC)
     expect(onStop).toHaveBeenCalledTimes(2)
+    // Stopped: the last frame says so.
+    instance.rerender(<Dashboard daemon={daemon} log={() => []} onStop={onStop} now={() => T0} refreshMs={20} stopped="daemon stopped" />)
+    await frameWhere(instance, (frame) => frame.at(-1) === 'daemon stopped', 'stopped')
   })
 
   it('Ctrl-C stops like q', async () => {
