@@ -21,8 +21,9 @@ or the in-process bus. Sensor and rule changes in the database are picked up wit
 With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
 
-On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes JSON log lines.
-SIGTERM or Ctrl-C stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
+On a terminal it shows a live dashboard (keys: q stop, arrows and PgUp/PgDn scroll, / filter,
+f failed only); otherwise (or with --no-ui) it writes JSON log lines.
+SIGTERM, Ctrl-C or q stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
 a second signal stops it at once.`
 
   static override examples = [
