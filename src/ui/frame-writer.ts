@@ -93,6 +93,8 @@ export class FrameStream extends EventEmitter {
   }
 
   write(data: string | Uint8Array): boolean {
+    // ink erases nothing (an empty write) when the terminal gets narrower: not a frame.
+    if (data.length === 0) return true
     this.writer.frame(typeof data === 'string' ? data : Buffer.from(data).toString(), (this.terminal.rows || 24) - 1)
     return true
   }

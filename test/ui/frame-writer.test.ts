@@ -71,6 +71,7 @@ describe('FrameStream', () => {
     expect([stream.columns, stream.rows]).toEqual([80, 24])
     stream.write('header\nrow')
     stream.write('header\nrow')
+    stream.write('')
     expect(terminal.written.length).toBe(1)
     terminal.columns = 60
     terminal.emit('resize')
