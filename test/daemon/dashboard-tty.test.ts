@@ -31,7 +31,7 @@ const pack = writePack(join(home, 'pack'), files)
 describe('the dashboard on an 80×24 terminal', () => {
   it('fits, keeps the scrollback, scrolls to every sensor, and q stops the daemon gracefully', {timeout: 240_000}, async () => {
     const command = `stty cols 80 rows 24 && exec ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} daemon --api-port 0 --packs ${JSON.stringify(pack)}`
-    const child = spawn('script', ['-qfec', command, '/dev/null'], {
+    const child = spawn('script', ['--quiet', '--flush', '--echo', 'never', '--return', '--command', command, '/dev/null'], {
       cwd: ROOT,
       env: {...process.env, NO_COLOR: '1', NODE_ENV: 'production', ATTUNE_HOME: join(home, 'data')},
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -67,6 +67,6 @@ describe('the dashboard on an 80×24 terminal', () => {
     expect(screen.lines.findLast((line) => line !== '')).toBe('daemon stopped')
     // Every sensor was on screen at some point, its ref cut at the end.
     for (let index = 1; index <= 30; index++) expect(output).toContain(refOf(index).slice(0, 20))
-    expect(output).toMatch(/ttylong\.s01_a_sensor_with…/)
+    expect(output).toMatch(/ttylong\.s01_a_sensor_with_… /)
   })
 })
