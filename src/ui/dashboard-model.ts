@@ -581,7 +581,9 @@ function summaryLine(total: number, shown: number, offset: number, page: number,
 }
 
 function logLine(record: LogRecord, width: number): Line {
-  const fields = [record.sensor ? String(record.sensor) : record.rule ? String(record.rule) : '', record.error ? String(record.error) : ''].filter(Boolean).join(': ')
+  // An error is `error` (a message) or, from pino, `err` (a serialized Error).
+  const error = record.error ? String(record.error) : ((record.err as {message?: unknown} | undefined)?.message ?? '')
+  const fields = [record.sensor ? String(record.sensor) : record.rule ? String(record.rule) : '', String(error)].filter(Boolean).join(': ')
   const text = `${record.ts.slice(11, 19)} ${record.level.padEnd(5)} ${record.msg}${fields ? ` ${fields}` : ''}`
   const color = LEVEL_COLOR[record.level]
   return fitLine([color ? {text, color} : {text, dim: true}], width)

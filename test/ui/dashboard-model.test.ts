@@ -204,6 +204,17 @@ describe('buildFrame', () => {
     expect(lines[lines.findIndex((line) => line.startsWith('SENSOR')) + 1]).toMatch(/^pack01\.a_sensor_with_a_rat.*… /)
   })
 
+  it('shows an error of a log record, as `error` or as pino\'s `err`', () => {
+    const records = [
+      {ts: new Date(T0).toISOString(), level: 'error' as const, msg: 'poll failed', sensor: 'a.one', error: 'exit code 3'},
+      {ts: new Date(T0).toISOString(), level: 'error' as const, msg: 'could not store', err: {message: 'connection reset'}},
+    ]
+    const few = daemonStatus([polled('a.one')])
+    const lines = buildFrame({status: few, rows: sensorRows(few, T0), rates, log: records, view: INITIAL_VIEW, now: T0, size: {columns: 80, rows: 24}, stopping: null}).lines.map(text)
+    expect(lines.some((line) => line.includes('error poll failed a.one: exit code 3'))).toBe(true)
+    expect(lines.some((line) => line.includes('could not store connection reset'))).toBe(true)
+  })
+
   it('gives the log what the sensors leave', () => {
     const few = daemonStatus([polled('a.one')])
     const frame = buildFrame({status: few, rows: sensorRows(few, T0), rates, log, view: INITIAL_VIEW, now: T0, size: {columns: 80, rows: 24}, stopping: null})
