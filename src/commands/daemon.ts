@@ -64,12 +64,13 @@ and so are saved sensor files and pack YAML (a file that does not load keeps the
 With no database configured it uses the embedded database in $ATTUNE_HOME and serves it on a
 socket there, so other attune commands (attune event list, attune sensor status) work meanwhile.
 
-On a terminal it shows a live dashboard; otherwise (or with --no-ui) it writes log lines: JSON
+On a terminal it shows a live dashboard (keys: q stop, arrows and PgUp/PgDn scroll, / filter,
+f failed only); otherwise (or with --no-ui) it writes log lines: JSON
 lines (pid, hostname, service, version on each), readable ones when they go to a terminal.
 --log-level (or ATTUNE_LOG_LEVEL) debug adds every poll, publish batch and lease tick.
 Every flag below is also an ATTUNE_* variable and a config file key (attune config show lists
 them with their sources; docs/configuration.md).
-SIGTERM or Ctrl-C stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
+SIGTERM, Ctrl-C or q stops it gracefully (polls in flight finish, the outbox is flushed, exit 0);
 a second signal stops it at once.`
 
   static override examples = [
@@ -118,25 +119,26 @@ a second signal stops it at once.`
     if (rootWarning) logger.warn(rootWarning)
     const daemon = new Daemon({config, logger, packs: config.daemon.packs, healthPort: config.health.port, name: config.daemon.name, runAs, logLevel: level})
 
+    // The first signal (or `q`/Ctrl-C on the dashboard, which reads keys raw) stops gracefully;
+    // a later one stops at once.
+    let requestStop: (signal: NodeJS.Signals) => void = () => {}
     const signalled = new Promise<NodeJS.Signals>((resolve) => {
-      const first = (signal: NodeJS.Signals) => {
-        process.removeListener('SIGINT', first)
-        process.removeListener('SIGTERM', first)
-        const firstAt = Date.now()
-        const second = () => {
-          // `timeout` and `kill -TERM -<pgid>` from inside the group deliver one signal twice
-          // within a millisecond: only a later one is somebody asking again.
-          if (Date.now() - firstAt < REPEAT_SIGNAL_MS) return
-          logger.warn('second signal: stopping at once')
-          killAllSensorProcesses()
-          process.exit(signal === 'SIGINT' ? 130 : 143)
+      let first: {signal: NodeJS.Signals; at: number} | undefined
+      requestStop = (signal) => {
+        if (first === undefined) {
+          first = {signal, at: Date.now()}
+          resolve(signal)
+          return
         }
-        process.on('SIGINT', second)
-        process.on('SIGTERM', second)
-        resolve(signal)
+        // `timeout` and `kill -TERM -<pgid>` from inside the group deliver one signal twice
+        // within a millisecond: only a later one is somebody asking again.
+        if (Date.now() - first.at < REPEAT_SIGNAL_MS) return
+        logger.warn('second signal: stopping at once')
+        killAllSensorProcesses()
+        process.exit(first.signal === 'SIGINT' ? 130 : 143)
       }
-      process.on('SIGINT', first)
-      process.on('SIGTERM', first)
+      process.on('SIGINT', requestStop)
+      process.on('SIGTERM', requestStop)
     })
 
     try {
@@ -146,12 +148,12 @@ a second signal stops it at once.`
       if (error instanceof AbortError) throw error
       throw new AbortError(`The daemon could not start: ${error instanceof Error ? error.message : String(error)}`, {code: 'daemon_start_failed', cause: error})
     }
-    const dashboard = useDashboard ? await import('../ui/dashboard.js').then((ui) => ui.showDashboard(daemon, ring)) : undefined
+    const dashboard = useDashboard ? await import('../ui/dashboard.js').then((ui) => ui.showDashboard(daemon, ring, () => requestStop('SIGINT'))) : undefined
     const signal = await signalled
     logger.info('signal received: shutting down', {signal})
     const status = daemon.status()
     const result = await daemon.stop(config.daemon.shutdown_timeout * 1000)
-    dashboard?.close()
+    dashboard?.close(result.clean ? 'daemon stopped' : `daemon stopped; not everything finished in time (${result.unpublished} outbox row(s) unpublished)`)
     // Stopped means stopped: a handle left open by mistake must not keep the process (and a
     // supervisor waiting for it) alive. The log line makes such a bug visible.
     setTimeout(() => {

@@ -78,6 +78,17 @@ export interface DaemonStatus {
   sensors: SensorStatus[]
   long_running: SupervisorStatus[]
   timers: ReturnType<TimerSensor<RuleRow>['status']>
+  /** The ref of the timer sensor running the timers (`core.timer_sensor`), when it runs. */
+  timer_sensor: string | null
+}
+
+/** What a stop under way is doing (the dashboard's "stopping…" line). */
+export interface StopProgress {
+  /** The step the stop is waiting for, e.g. `polls in flight`. */
+  phase: string
+  started_at: string
+  /** When the stop gives up waiting (`--shutdown-timeout`). */
+  deadline: string
 }
 
 /** The services that exist once the database is open. */
@@ -105,6 +116,7 @@ export class Daemon {
   private retention?: RetentionService
   private readonly startedAt = new Date()
   private stopping = false
+  private stopStep?: StopProgress
 
   constructor(private readonly options: DaemonOptions) {
     this.name = options.name ?? `${hostname()}:${process.pid}`
@@ -262,7 +274,13 @@ export class Daemon {
       sensors: this.running?.polling.snapshot() ?? [],
       long_running: this.running?.longRunning.snapshot() ?? [],
       timers: this.running?.timers.status() ?? [],
+      timer_sensor: this.running?.timers.sensorRef ?? null,
     }
+  }
+
+  /** The step a stop under way waits for; null before `stop()`. */
+  stopProgress(): StopProgress | null {
+    return this.stopStep ? {...this.stopStep} : null
   }
 
   /** Refs of the sensors this daemon runs that are failed: polled, long-running and the timer. */
@@ -308,6 +326,8 @@ export class Daemon {
     const {logger} = this.options
     logger.info('stopping: finishing polls in flight', {timeout_ms: timeoutMs})
     const deadline = Date.now() + timeoutMs
+    const step = (phase: string) => (this.stopStep = {phase, started_at: new Date().toISOString(), deadline: new Date(deadline).toISOString()})
+    step('background tasks')
     const running = this.running
     // Nothing starts from here on, even from a reload tick already under way.
     running?.reconciler.close()
@@ -316,13 +336,19 @@ export class Daemon {
     this.retention?.stop()
     await withDeadline(this.ticker.stop(), Math.max(0, deadline - Date.now()), 'the background tasks').catch((error) => logger.warn('stopping without waiting for a background task', {err: error}))
     // No new requests; those in flight finish (their events are committed) before the rest stops.
+    step('API requests in flight')
     await this.api?.close().catch((error) => logger.warn('the API did not close cleanly', {err: error}))
+    step('polls in flight')
     const polls = (await running?.polling.stop(deadline)) ?? {finished: true, inflight: 0}
+    step('long-running sensors')
     await running?.longRunning.close()
     if (this.database.ok && this.sensorLogs.size > 0) await withDeadline(this.sensorLogs.flush(this.database.store), Math.max(0, deadline - Date.now()), 'the sensor logs').catch(() => {})
+    step('database writes')
     const unstored = await this.database.drain(deadline)
     if (unstored > 0) logger.error('writes not finished at the stop deadline: their events are not stored', {writes: unstored})
+    step('outbox')
     const unpublished = await this.publisher.stop(deadline)
+    step('sensor states and leases')
     // A clean stop frees this daemon's sensors at once instead of after the lease time. Only
     // once registered: a daemon refused at start must not touch the row and leases of the
     // daemon of the same name that made it refuse.
@@ -333,6 +359,7 @@ export class Daemon {
       await running.reconciler.releaseAll().catch(() => {})
       await this.registration.markInactive(store).catch(() => {})
     }
+    step('connections')
     await this.health?.close()
     await this.database.stop()
     killAllSensorProcesses()

@@ -100,6 +100,11 @@ export class TimerService {
     this.ruleSet = ''
   }
 
+  /** The timer sensor's ref while it runs. */
+  get sensorRef(): string | undefined {
+    return this.running?.sensor.ref
+  }
+
   status(): ReturnType<TimerSensor<RuleRow>['status']> {
     return this.running?.timers.status() ?? []
   }
