@@ -32,7 +32,7 @@ function message(seq: number): WireMessage {
 
 /**
  * Publishes batches of 10 every 10 ms until `finish()`, then until every message made so far is
- * confirmed. A failed publish (thrown, or messages reported failed) is retried after a backoff.
+ * confirmed (or finish's time is up). A failed publish (thrown, or messages reported failed) is retried after a backoff.
  */
 function startPublisher(bus: AmqpBus) {
   const made: string[] = []
@@ -40,10 +40,11 @@ function startPublisher(bus: AmqpBus) {
   const failures: string[] = []
   let retry: WireMessage[] = []
   let finishing = false
+  let giveUpAt = Infinity
   let seq = 0
   const backoff = new Backoff(50, 1000)
   const done = (async () => {
-    while (!finishing || retry.length > 0) {
+    while ((!finishing || retry.length > 0) && Date.now() < giveUpAt) {
       let batch = retry
       retry = []
       if (!finishing) {
@@ -82,8 +83,10 @@ function startPublisher(bus: AmqpBus) {
         await sleep(20)
       }
     },
-    async finish(): Promise<void> {
+    /** Stops making messages; retries the failed ones for at most `timeoutMs` more. */
+    async finish(timeoutMs = 60_000): Promise<void> {
       finishing = true
+      giveUpAt = Date.now() + timeoutMs
       await done
     },
   }
