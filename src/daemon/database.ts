@@ -1,8 +1,12 @@
 import {join} from 'node:path'
+import {backoffDelay} from '../engine/backoff.js'
 import {AbortError, errorMessage} from '../engine/errors.js'
 import {startEmbeddedDatabaseProcess} from '../engine/store/embedded-process.js'
 import {migrationStatus, openPgStore, readMigrationFiles, type EmbeddedServer, type Store} from '../engine/store/index.js'
 import {DeadlineError, formatMs, sleep, withDeadline, type DaemonContext} from './service.js'
+
+/** Database writes are retried after 0.5 s, 1 s, 2 s, 4 s, then every 5 s. */
+const WRITE_RETRY_BACKOFF = {initialMs: 500, maxMs: 5000}
 
 export interface DatabaseStatus {
   ok: boolean
@@ -150,7 +154,7 @@ export class DatabaseService {
         if (error instanceof AbortError && error.code !== 'database_unavailable') throw error
         if (this.closing) throw error
         this.markDown(error instanceof DeadlineError ? new Error(`${what}: no answer from the database within ${formatMs(error.ms)}`) : error)
-        await sleep(Math.min(500 * 2 ** round, 5000))
+        await sleep(backoffDelay(round, WRITE_RETRY_BACKOFF))
       }
     }
   }

@@ -1,3 +1,4 @@
+import {backoffDelay} from '../engine/backoff.js'
 import type {Logger} from './logger.js'
 import type {DaemonMetrics} from './metrics.js'
 import {DeadlineError, withDeadline} from './service.js'
@@ -351,9 +352,9 @@ export class PollScheduler {
         }
         status.state = 'failed'
         // interval, 2×, 4×, ... capped: a broken sensor costs little, and is retried forever.
-        const backoff = Math.min(entry.target.intervalMs * 2 ** (status.consecutive_failures - maxRestartAttempts), this.options.maxBackoffMs)
-        const retryAt = this.now() + Math.max(backoff, entry.target.intervalMs)
+        const backoff = backoffDelay(status.consecutive_failures - maxRestartAttempts, {initialMs: entry.target.intervalMs, maxMs: this.options.maxBackoffMs})
         entry.expectedGapMs = Math.max(backoff, entry.target.intervalMs)
+        const retryAt = this.now() + entry.expectedGapMs
         if (retryAt > entry.nextDue && !entry.removed) {
           entry.nextDue = retryAt
           this.arm(entry)

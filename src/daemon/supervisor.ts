@@ -1,4 +1,5 @@
 import type {Readable} from 'node:stream'
+import {backoffDelay} from '../engine/backoff.js'
 import {sensorEnvironment} from '../engine/sensor/environment.js'
 import type {LaunchPlan} from '../engine/sensor/execute.js'
 import {groupKiller, spawnDetached} from '../engine/sensor/process.js'
@@ -205,8 +206,7 @@ export class LongRunningSupervisor {
     this.consecutiveCrashes++
     this.status.restarts++
     this.status.state = this.failing() ? 'failed' : 'backoff'
-    const base = this.options.backoffMs ?? 1000
-    const delay = Math.min(base * 2 ** (this.consecutiveCrashes - 1), this.options.maxBackoffMs ?? 60_000)
+    const delay = backoffDelay(this.consecutiveCrashes - 1, {initialMs: this.options.backoffMs ?? 1000, maxMs: this.options.maxBackoffMs ?? 60_000})
     this.options.logger.debug('restart scheduled', {sensor: this.options.sensor.ref, reason, delay_ms: delay})
     this.restartTimer = setTimeout(() => void this.spawn(), delay)
   }

@@ -9,6 +9,7 @@ import {
   detectRuntimes,
   detectedInterpreterPaths,
   extractVersion,
+  parseVersion,
   runtimeSpec,
 } from '../../src/engine/detect/index.js'
 import {loadPack} from '../../src/engine/packs/index.js'
@@ -46,6 +47,17 @@ describe('version parsing', () => {
     expect(compareVersions('3.8', '3.8.0')).toBe(0)
     expect(compareVersions('1.17.5', '1.18')).toBeLessThan(0)
     expect(compareVersions('v20.1.0', '18.0.0')).toBeGreaterThan(0)
+  })
+
+  it('compares leniently, as runtimes print versions (semver)', () => {
+    expect(compareVersions('3.08', '3.8')).toBe(0) // leading zero
+    expect(compareVersions('3.12.0rc1', '3.12')).toBe(0) // a suffix is no prerelease here
+    expect(compareVersions('1.8.0_392', '1.8')).toBe(0)
+    expect(compareVersions('21', '17.0.9')).toBeGreaterThan(0)
+    expect(compareVersions('3.9', '3.10')).toBeLessThan(0) // numeric, not text
+    expect(parseVersion('v5.34.0')?.version).toBe('5.34.0')
+    expect(parseVersion('version 3.8')).toBeUndefined() // must start with the number
+    expect(parseVersion('')).toBeUndefined()
   })
 })
 

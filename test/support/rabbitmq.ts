@@ -2,7 +2,7 @@
  * A private RabbitMQ node for tests and benchmarks: Debian's `rabbitmq-server`, started from
  * its own temp dir with free ports for AMQP, Erlang distribution and epmd, its own node name,
  * data dir (`RABBITMQ_MNESIA_BASE`), logs, config file and `HOME` (so the Erlang cookie is
- * private too). `stop()` / `start()` take the same node down and up again (outage tests);
+ * private too). `stop()` (or `kill()`, SIGKILL) / `start()` take the same node down and up again (outage tests);
  * `destroy()` stops it, ends the epmd it started and removes the dir (a watchdog does the same
  * if this process dies without cleaning up).
  *
@@ -28,6 +28,8 @@ export interface RabbitServer {
   readonly running: boolean
   /** Stops the node (graceful: the broker closes its connections); its data stays. */
   stop(): Promise<void>
+  /** Kills the node outright (SIGKILL to its process group: no clean shutdown); its data stays. */
+  kill(): Promise<void>
   /** Starts the same node again (same port, same data) and waits until it accepts connections. */
   start(): Promise<void>
   /** Stops the node and its epmd, and removes every file. */
@@ -181,6 +183,18 @@ export async function startRabbitMQ(options: {startTimeoutMs?: number} = {}): Pr
     child = undefined
   }
 
+  const kill = async () => {
+    const running = child
+    if (!running) return
+    const exited = new Promise<void>((resolve) => {
+      if (running.exitCode !== null || running.signalCode !== null) resolve()
+      else running.once('exit', () => resolve())
+    })
+    killGroup('SIGKILL')
+    await exited
+    child = undefined
+  }
+
   const killOnExit = () => {
     killGroup('SIGKILL')
     stopEpmd()
@@ -227,6 +241,7 @@ export async function startRabbitMQ(options: {startTimeoutMs?: number} = {}): Pr
       return child !== undefined
     },
     stop,
+    kill,
     start,
     destroy,
   }

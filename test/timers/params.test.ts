@@ -80,6 +80,14 @@ describe('cron parameters', () => {
     expect(runs(daily, '2026-01-02T10:00:00Z', 1)).toEqual(['2026-01-03T00:00:00.000Z'])
   })
 
+  it("reads Quartz's start/step (0/5) as from the start, every step", () => {
+    // croner 10+ rejects these unless asked to accept them (sloppyRanges): they must stay valid.
+    const minutes = parseTimerRule(cron({expression: '0 0/20 * * * *'})) as CronSpec
+    expect(runs(minutes, '2026-01-01T00:00:01Z', 3)).toEqual(['2026-01-01T00:20:00.000Z', '2026-01-01T00:40:00.000Z', '2026-01-01T01:00:00.000Z'])
+    const seconds = parseTimerRule(cron({expression: '5/20 * * * * *'})) as CronSpec
+    expect(runs(seconds, '2026-01-01T00:00:00Z', 3)).toEqual(['2026-01-01T00:00:05.000Z', '2026-01-01T00:00:25.000Z', '2026-01-01T00:00:45.000Z'])
+  })
+
   it('reads ? in a day field as "any day", independent of when it is parsed', () => {
     const spec = parseTimerRule(cron({expression: '0 0 9 ? * MON'})) as CronSpec
     const mondays = runs(spec, '2026-01-01T00:00:00Z', 6)

@@ -14,7 +14,7 @@ import {LocalBus} from './local.js'
 import type {Bus} from './types.js'
 
 export {AmqpBus, parseAmqpUrl, redactAmqpUrl, type AmqpBusOptions} from './amqp.js'
-export {Backoff} from './backoff.js'
+export {Backoff} from '../backoff.js'
 export * from './envelope.js'
 export {LocalBus} from './local.js'
 export {

@@ -16,7 +16,7 @@ import {errorMessage} from '../errors.js'
 import {isAlive, processStartTime} from '../store/lock.js'
 import type {Queryable, Store} from '../store/types.js'
 import {toJsonb} from '../store/types.js'
-import {Backoff} from './backoff.js'
+import {Backoff} from '../backoff.js'
 import type {OutboundMessage} from './envelope.js'
 import type {Bus, PublishResult, WireMessage} from './types.js'
 

@@ -27,7 +27,7 @@ export {overrideResults, runtimeOverride} from './override.js'
 export type {RuntimeOverride} from './override.js'
 export {capabilityName, patternProblem, runtimeSpec} from './spec.js'
 export type {RuntimeRowLike} from './spec.js'
-export {compareVersions, extractVersion, parseVersionParts} from './version.js'
+export {compareVersions, extractVersion, parseVersion} from './version.js'
 export {defaultWorkerName, registerSensorWorker, workerCapabilities} from './worker.js'
 
 /** The core pack shipped with attune (its runtimes are what a fresh database lacks). */

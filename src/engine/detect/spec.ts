@@ -1,6 +1,6 @@
 import {RE2JS} from 're2js'
 import type {RuntimeSpec, VerificationCommand} from './types.js'
-import {parseVersionParts} from './version.js'
+import {parseVersion} from './version.js'
 
 /** The columns detection reads: a `runtime` row, or a runtime definition loaded from a pack. */
 export interface RuntimeRowLike {
@@ -134,7 +134,7 @@ export function runtimeSpec(row: RuntimeRowLike): RuntimeSpec {
   let minVersion: string | null = null
   if (rawMin !== undefined && rawMin !== null) {
     const text = asText(rawMin)
-    if (text === undefined || parseVersionParts(text) === undefined) problems.push(`min_version ${JSON.stringify(rawMin)} is not a version like "3.8"`)
+    if (text === undefined || parseVersion(text) === undefined) problems.push(`min_version ${JSON.stringify(rawMin)} is not a version like "3.8"`)
     else minVersion = text
   }
   return {

@@ -1,20 +1,25 @@
 import {RE2JS} from 're2js'
+import semver, {type SemVer} from 'semver'
 
-/** `3.11.7` -> [3, 11, 7]; `v20.1` -> [20, 1]; `21` -> [21]; undefined without a leading number. */
-export function parseVersionParts(version: string): number[] | undefined {
-  const match = /^\s*v?(\d+(?:\.\d+)*)/.exec(version)
-  return match ? match[1].split('.').map(Number) : undefined
+/** A leading version number, optionally after `v`: what a version must start with. */
+const LEADING_VERSION = /^\s*v?\d/
+
+/**
+ * A version read by semver, leniently as runtimes print them: `3.11.7`, `v20.1` (20.1.0), `21`
+ * (21.0.0), `3.08` (3.8.0), `3.12.0rc1` (3.12.0); a fourth part is ignored. Undefined without a
+ * leading number.
+ */
+export function parseVersion(version: string): SemVer | undefined {
+  if (!LEADING_VERSION.test(version)) return undefined
+  return semver.coerce(version, {loose: true}) ?? undefined
 }
 
-/** Compares two versions part by part (missing parts count as 0): negative, 0 or positive. */
+/**
+ * Compares two versions by semver precedence of their major.minor.patch (missing parts count
+ * as 0, a version that does not parse as 0.0.0): negative, 0 or positive.
+ */
 export function compareVersions(a: string, b: string): number {
-  const left = parseVersionParts(a) ?? []
-  const right = parseVersionParts(b) ?? []
-  for (let index = 0; index < Math.max(left.length, right.length); index++) {
-    const difference = (left[index] ?? 0) - (right[index] ?? 0)
-    if (difference !== 0) return difference
-  }
-  return 0
+  return semver.compare(parseVersion(a) ?? '0.0.0', parseVersion(b) ?? '0.0.0')
 }
 
 const DOTTED = /\d+(?:\.\d+)+/
@@ -34,7 +39,7 @@ export function extractVersion(output: string, pattern?: RE2JS): string | null {
     if (!matcher.find()) return null
     if (pattern.groupCount() > 0) {
       const group = matcher.group(1)
-      if (group && parseVersionParts(group)) return group.trim().replace(/^v/, '')
+      if (group && parseVersion(group)) return group.trim().replace(/^v/, '')
     }
     from = matcher.start()
   }

@@ -1,25 +1,22 @@
 import {execFile} from 'node:child_process'
-import {constants} from 'node:fs'
-import {access} from 'node:fs/promises'
-import {delimiter, isAbsolute, join} from 'node:path'
+import {delimiter, resolve} from 'node:path'
 import {promisify} from 'node:util'
+import which from 'which'
 import type {SensorRuntime} from './runtimes.js'
 import type {InterpreterPaths} from './types.js'
 
 const execFileAsync = promisify(execFile)
 
-/** Finds an executable on PATH (or checks an explicit path), like `command -v`. */
+/**
+ * Finds an executable file on PATH (or checks an explicit path), like `command -v`, with the
+ * `which` package; returns an absolute path. Empty PATH entries are skipped (they would mean
+ * the current directory), so an empty PATH finds nothing.
+ */
 export async function findExecutable(name: string, pathVariable = process.env.PATH ?? ''): Promise<string | undefined> {
-  const candidates = name.includes('/') ? [name] : pathVariable.split(delimiter).filter(Boolean).map((dir) => join(dir, name))
-  for (const candidate of candidates) {
-    try {
-      await access(candidate, constants.X_OK)
-      return isAbsolute(candidate) ? candidate : join(process.cwd(), candidate)
-    } catch {
-      // not here, try the next directory
-    }
-  }
-  return undefined
+  const path = pathVariable.split(delimiter).filter(Boolean).join(delimiter)
+  if (!path && !name.includes('/')) return undefined
+  const found = await which(name, {path, nothrow: true})
+  return found === null ? undefined : resolve(found)
 }
 
 const resolvedPython = new Map<string, Promise<string | undefined>>()

@@ -7,6 +7,8 @@
  * for where each value comes from.
  */
 
+import {backoffDelay} from '../backoff.js'
+
 /** Heartbeat cadence of Attune's sensor service (config `sensor.heartbeat_interval`, default). */
 export const ATTUNE_HEARTBEAT_INTERVAL_SECONDS = 30
 /**
@@ -315,8 +317,7 @@ export function attuneWorkerView(row: {
 
 /** Restart delay after the `failureCount`-th consecutive failure: 5, 10, 20, 40, 80, 160, then 300 s. */
 export function sensorRestartBackoffSeconds(failureCount: number): number {
-  const exponent = Math.min(10, Math.max(1, Math.trunc(failureCount)) - 1)
-  return Math.min(SENSOR_RESTART_MAX_DELAY_SECONDS, SENSOR_RESTART_BASE_DELAY_SECONDS * 2 ** exponent)
+  return backoffDelay(Math.max(1, Math.trunc(failureCount)) - 1, {initialMs: SENSOR_RESTART_BASE_DELAY_SECONDS, maxMs: SENSOR_RESTART_MAX_DELAY_SECONDS})
 }
 
 /**

@@ -133,7 +133,8 @@ function parseCron(params: Record<string, unknown>, fail: Fail): CronSpec {
   let cron: Cron
   try {
     // Paused and without a function: croner never arms a timer of its own for this job.
-    cron = new Cron(pattern, {timezone, paused: true})
+    // sloppyRanges: Quartz's and Attune's start/step (`0/5`, `/10`) stay valid, as before croner 10.
+    cron = new Cron(pattern, {timezone, paused: true, sloppyRanges: true})
   } catch (error) {
     return fail('trigger_params.expression', `${JSON.stringify(expression)}: ${errorMessage(error).replace(/^CronPattern: /, '')}`)
   }
