@@ -28,7 +28,11 @@ export function tableWidth(stream: NodeJS.WriteStream = process.stdout): number 
 /** One line, cut to `max` display columns with an ellipsis. */
 function fit(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ')
-  return max > 0 && stringWidth(oneLine) > max ? cliTruncate(oneLine, max, {position: 'end'}) : oneLine
+  if (max <= 0 || stringWidth(oneLine) <= max) return oneLine
+  let cut = cliTruncate(oneLine, max, {position: 'end'})
+  // A wide character (two columns) at the cut can leave it one column too wide: cut one more.
+  for (let columns = max - 1; stringWidth(cut) > max && columns > 0; columns--) cut = cliTruncate(oneLine, columns, {position: 'end'})
+  return cut
 }
 
 /**
