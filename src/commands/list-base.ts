@@ -8,9 +8,10 @@ import {AttuneCommand} from './base.js'
 export const DEFAULT_LIMIT = {log: 50, catalog: 500} as const
 
 /** The paging and output flags of every `list` command. */
-export function listFlags(defaultLimit: number) {
+export function listFlags(defaultLimit: number, options: {follow?: boolean} = {}) {
+  const followNote = options.follow ? '; with --follow, how many of the newest rows come first, default 10' : ''
   return {
-    limit: Flags.integer({description: `At most this many rows (default ${defaultLimit}; with --follow, the newest rows shown first, default 10).`, min: 1, max: 100_000, helpGroup: 'LIST'}),
+    limit: Flags.integer({description: `At most this many rows (default ${defaultLimit}${followNote}).`, min: 1, max: 100_000, helpGroup: 'LIST'}),
     after: Flags.string({description: 'The rows after this cursor: the "next" of a previous page (--json), or the value the notice under a table names.', exclusive: ['page'], helpGroup: 'LIST'}),
     page: Flags.integer({description: 'Page number, --limit rows a page (1 is the first).', min: 1, exclusive: ['after'], helpGroup: 'LIST'}),
     output: Flags.option({options: ['table', 'json', 'yaml', 'csv'] as const, char: 'o', description: 'Output format (json: the same as --json).', helpGroup: 'LIST'})(),

@@ -7,9 +7,7 @@ import {DEFAULT_LIMIT, ListCommand, followFlag, listFlags, type ListDocument} fr
 
 export default class EnforcementList extends ListCommand<typeof EnforcementList> {
   static override summary = 'List enforcements (events a rule matched), newest first.'
-  static override description = `Shows the newest ${DEFAULT_LIMIT.log} by default; a table that was cut ends with how many more there are and
-the cursor of the next page (--after); --json has "total" and "next". --follow keeps printing
-enforcements as they are stored.
+  static override description = `Shows the newest ${DEFAULT_LIMIT.log} by default. A table that was cut ends with how many more there are and the cursor of the next page (--after); --json has "total" and "next" (null on the last page). --follow keeps printing enforcements as they are stored.
 
 Columns: id, created, rule, trigger, event, status.`
 
@@ -24,7 +22,7 @@ Columns: id, created, rule, trigger, event, status.`
 
   static override flags = {
     ...databaseFlags,
-    ...listFlags(DEFAULT_LIMIT.log),
+    ...listFlags(DEFAULT_LIMIT.log, {follow: true}),
     follow: followFlag,
     rule: Flags.string({description: 'Only enforcements of this rule ref.'}),
     since: Flags.string({description: 'Only enforcements newer than this: a duration (15m, 2h, 7d) or an ISO timestamp.'}),

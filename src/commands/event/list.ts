@@ -7,10 +7,7 @@ import {DEFAULT_LIMIT, ListCommand, followFlag, listFlags, type ListDocument} fr
 
 export default class EventList extends ListCommand<typeof EventList> {
   static override summary = 'List stored events, newest first.'
-  static override description = `Shows the newest ${DEFAULT_LIMIT.log} events by default; a table that was cut ends with how many more there
-are and the cursor of the next page (--after), --json has "total" and "next" (null on the last
-page). --follow keeps printing events as they are stored (on the embedded database, those a
-running daemon stores).
+  static override description = `Shows the newest ${DEFAULT_LIMIT.log} events by default. A table that was cut ends with how many more there are and the cursor of the next page (--after); --json has "total" and "next" (null on the last page). --follow keeps printing events as they are stored (on the embedded database: those a running daemon stores).
 
 Columns: id, created, trigger, source, payload.`
 
@@ -27,7 +24,7 @@ Columns: id, created, trigger, source, payload.`
 
   static override flags = {
     ...databaseFlags,
-    ...listFlags(DEFAULT_LIMIT.log),
+    ...listFlags(DEFAULT_LIMIT.log, {follow: true}),
     follow: followFlag,
     trigger: Flags.string({description: 'Only events of this trigger ref.'}),
     since: Flags.string({description: 'Only events newer than this: a duration back from now (15m, 2h, 7d) or an ISO timestamp.'}),
