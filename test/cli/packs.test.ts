@@ -53,7 +53,7 @@ describe('packs and listings on the embedded database', () => {
 
   it('lists no events yet, and refuses a bad --since', async () => {
     const events = await onPglite(['event', 'list', '--since', '1h', '--json'])
-    expect(JSON.parse(events.stdout as string)).toEqual({events: []})
+    expect(JSON.parse(events.stdout as string)).toEqual({events: [], total: 0, next: null})
     const bad = await onPglite(['event', 'list', '--since', 'yesterday'])
     expect(bad.exitCode).toBe(2)
     expect(bad.stderr).toContain('--since must be a duration like 15m')

@@ -1,33 +1,28 @@
 import type {PackSummaryRow} from '../../engine/store/index.js'
-import {AttuneCommand, databaseFlags} from '../base.js'
+import type {ListColumn} from '../../ui/list-output.js'
+import {databaseFlags} from '../base.js'
+import {DEFAULT_LIMIT, ListCommand, listFlags, type ListDocument} from '../list-base.js'
 
-export default class PackList extends AttuneCommand<typeof PackList> {
+export default class PackList extends ListCommand<typeof PackList> {
   static override summary = 'List registered packs with their counts of runtimes, triggers, sensors, actions and rules.'
-  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json']
-  static override flags = {...databaseFlags}
+  static override description = 'Columns: ref, version, runtimes, triggers, sensors, actions, rules, description.'
+  static override examples = ['<%= config.bin %> <%= command.id %>', '<%= config.bin %> <%= command.id %> --json', '<%= config.bin %> <%= command.id %> --columns ref,sensors,rules --output csv']
+  static override flags = {...databaseFlags, ...listFlags(DEFAULT_LIMIT.catalog)}
 
-  public async run(): Promise<{packs: PackSummaryRow[]}> {
-    const {listPacks} = await import('../../engine/store/index.js')
-    const packs = await this.withStore((store) => listPacks(store))
-    if (!this.jsonEnabled()) {
-      const {renderTable} = await import('../../ui/table.js')
-      this.print(
-        renderTable(
-          packs,
-          [
-            {header: 'REF', value: (pack) => pack.ref},
-            {header: 'VERSION', value: (pack) => pack.version ?? ''},
-            {header: 'RUNTIMES', value: (pack) => String(pack.runtimes)},
-            {header: 'TRIGGERS', value: (pack) => String(pack.triggers)},
-            {header: 'SENSORS', value: (pack) => String(pack.sensors)},
-            {header: 'ACTIONS', value: (pack) => String(pack.actions)},
-            {header: 'RULES', value: (pack) => String(pack.rules)},
-            {header: 'DESCRIPTION', value: (pack) => pack.description ?? ''},
-          ],
-          'No packs registered. Register some with: attune pack register packs/core packs/examples',
-        ),
-      )
-    }
-    return {packs}
+  public async run(): Promise<ListDocument<'packs', PackSummaryRow>> {
+    const {pagePacks} = await import('../../engine/store/index.js')
+    const request = this.pageRequest()
+    const page = await this.withStore((store) => pagePacks(store, request))
+    const columns: ListColumn<PackSummaryRow>[] = [
+      {header: 'REF', value: (pack) => pack.ref},
+      {header: 'VERSION', value: (pack) => pack.version ?? ''},
+      {header: 'RUNTIMES', value: (pack) => String(pack.runtimes), data: (pack) => pack.runtimes},
+      {header: 'TRIGGERS', value: (pack) => String(pack.triggers), data: (pack) => pack.triggers},
+      {header: 'SENSORS', value: (pack) => String(pack.sensors), data: (pack) => pack.sensors},
+      {header: 'ACTIONS', value: (pack) => String(pack.actions), data: (pack) => pack.actions},
+      {header: 'RULES', value: (pack) => String(pack.rules), data: (pack) => pack.rules},
+      {header: 'DESCRIPTION', value: (pack) => pack.description ?? ''},
+    ]
+    return this.showList({kind: 'packs', page, columns, empty: 'No packs registered. Register some with: attune pack register packs/core packs/examples'})
   }
 }

@@ -8,6 +8,7 @@ import {openPgStore} from './pg.js'
 import {embeddedOwner} from './owner.js'
 import {openPgliteStore} from './pglite.js'
 import {ensurePrivateDir, privatizeTree} from './private.js'
+import type {FollowConnections} from './follow.js'
 import type {Store} from './types.js'
 
 export {DEFAULT_MIGRATIONS_DIR, migrate, migrationStatus, readMigrationFiles} from './migrate.js'
@@ -25,6 +26,10 @@ export {claimKeys, idempotentTransaction, IDEMPOTENCY_RETENTION_MS, pruneIdempot
 export type {ClaimOutcome, IdempotentOutcome, KeyClaim} from './idempotency.js'
 export type {QueryResult, Queryable, Row, Store, StoreKind} from './types.js'
 export * from './queries.js'
+export {headKey, listAll, listPage, parseCursor} from './list.js'
+export type {ListFilters, ListSource, Page, PageRequest} from './list.js'
+export {followList, GAP_WAIT_MS} from './follow.js'
+export type {FollowConnections, FollowOptions} from './follow.js'
 export * from './status.js'
 export * from './sensor-logs.js'
 export {upsertByRef} from './upsert.js'
@@ -83,6 +88,24 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     }
   }
   return store
+}
+
+/**
+ * The connections `followList` polls on. PostgreSQL: a connection kept open. The embedded
+ * database: the daemon's socket while a daemon serves it; without a daemon the follower must
+ * not keep the database (its lock would lock every other command out), so it opens it
+ * directly only for its first read and then waits for a daemon.
+ */
+export function followConnections(options: OpenStoreOptions = {}): FollowConnections {
+  if (options.databaseUrl) {
+    const url = options.databaseUrl
+    return {shared: () => openPgStore(url), once: () => openPgStore(url)}
+  }
+  const home = options.home ?? resolveAttuneHome()
+  return {
+    shared: () => connectToServedDatabase(home),
+    once: () => openStore(options),
+  }
 }
 
 /** How long a command waits for a starting daemon to serve the embedded database. */

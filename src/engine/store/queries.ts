@@ -1,4 +1,5 @@
 import {formatDuration} from '../time.js'
+import {listAll, listPage, type ListSource, type Page, type PageRequest} from './list.js'
 import type {Queryable} from './types.js'
 
 // Row shapes of Attune's tables (migrations/001_attune_platform.sql), as both backends return
@@ -217,16 +218,27 @@ function where(filters: Array<[string, unknown]>): {clause: string; params: unkn
   return {clause: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params}
 }
 
-export async function listPacks(q: Queryable): Promise<PackSummaryRow[]> {
-  const {rows} = await q.query<PackSummaryRow>(`
-    SELECT p.*,
+/** Packs with their counts of runtimes, triggers, sensors, actions and rules, by ref. */
+export const PACK_LIST: ListSource<PackSummaryRow> = {
+  noun: 'pack',
+  select: `SELECT p.*,
       (SELECT count(*) FROM attune.runtime x WHERE x.pack = p.id) AS runtimes,
       (SELECT count(*) FROM attune.trigger x WHERE x.pack = p.id) AS triggers,
       (SELECT count(*) FROM attune.sensor x WHERE x.pack = p.id) AS sensors,
       (SELECT count(*) FROM attune.action x WHERE x.pack = p.id) AS actions,
       (SELECT count(*) FROM attune.rule x WHERE x.pack = p.id) AS rules
-    FROM attune.pack p ORDER BY p.ref`)
-  return rows
+    FROM attune.pack p`,
+  key: 'ref',
+  keyType: 'text',
+  descending: false,
+}
+
+export function listPacks(q: Queryable): Promise<PackSummaryRow[]> {
+  return listAll(q, PACK_LIST)
+}
+
+export function pagePacks(q: Queryable, request: PageRequest): Promise<Page<PackSummaryRow>> {
+  return listPage(q, PACK_LIST, [], request)
 }
 
 export async function listRuntimes(q: Queryable, filter: {pack?: string} = {}): Promise<RuntimeRow[]> {
@@ -245,17 +257,42 @@ function withDedupView(row: TriggerRow): TriggerRow {
   return {...row, dedup: {key: row.dedup.key, window: formatDuration(windowMs), window_ms: windowMs}}
 }
 
-export async function listTriggers(q: Queryable, filter: {pack?: string} = {}): Promise<TriggerRow[]> {
-  const {clause, params} = where([['t.pack_ref = ?', filter.pack]])
-  return (await q.query<TriggerRow>(`${TRIGGER_SELECT} ${clause} ORDER BY t.ref`, params)).rows.map(withDedupView)
+/** Triggers (with attune's settings of them), by ref. */
+export const TRIGGER_LIST: ListSource<TriggerRow> = {noun: 'trigger', select: TRIGGER_SELECT, key: 'ref', keyType: 'text', descending: false, map: withDedupView}
+
+export interface TriggerFilter {
+  pack?: string
 }
 
-export async function listSensors(q: Queryable, filter: {pack?: string; enabled?: boolean} = {}): Promise<SensorRow[]> {
-  const {clause, params} = where([
-    ['s.pack_ref = ?', filter.pack],
-    ['s.enabled = ?', filter.enabled],
-  ])
-  return (await q.query<SensorRow>(`${SENSOR_SELECT} ${clause} ORDER BY s.ref`, params)).rows
+const triggerFilters = (filter: TriggerFilter): Array<[string, unknown]> => [['r.pack_ref = ?', filter.pack]]
+
+export function listTriggers(q: Queryable, filter: TriggerFilter = {}): Promise<TriggerRow[]> {
+  return listAll(q, TRIGGER_LIST, triggerFilters(filter))
+}
+
+export function pageTriggers(q: Queryable, filter: TriggerFilter, request: PageRequest): Promise<Page<TriggerRow>> {
+  return listPage(q, TRIGGER_LIST, triggerFilters(filter), request)
+}
+
+/** Sensors as attune runs them, by ref. */
+export const SENSOR_LIST: ListSource<SensorRow> = {noun: 'sensor', select: SENSOR_SELECT, key: 'ref', keyType: 'text', descending: false}
+
+export interface SensorFilter {
+  pack?: string
+  enabled?: boolean
+}
+
+const sensorFilters = (filter: SensorFilter): Array<[string, unknown]> => [
+  ['r.pack_ref = ?', filter.pack],
+  ['r.enabled = ?', filter.enabled],
+]
+
+export function listSensors(q: Queryable, filter: SensorFilter = {}): Promise<SensorRow[]> {
+  return listAll(q, SENSOR_LIST, sensorFilters(filter))
+}
+
+export function pageSensors(q: Queryable, filter: SensorFilter, request: PageRequest): Promise<Page<SensorRow>> {
+  return listPage(q, SENSOR_LIST, sensorFilters(filter), request)
 }
 
 export async function listActions(q: Queryable, filter: {pack?: string} = {}): Promise<ActionRow[]> {
@@ -263,16 +300,27 @@ export async function listActions(q: Queryable, filter: {pack?: string} = {}): P
   return (await q.query<ActionRow>(`SELECT * FROM attune.action ${clause} ORDER BY ref`, params)).rows
 }
 
-export async function listRules(
-  q: Queryable,
-  filter: {pack?: string; trigger?: string; enabled?: boolean} = {},
-): Promise<RuleRow[]> {
-  const {clause, params} = where([
-    ['pack_ref = ?', filter.pack],
-    ['trigger_ref = ?', filter.trigger],
-    ['enabled = ?', filter.enabled],
-  ])
-  return (await q.query<RuleRow>(`SELECT * FROM attune.rule ${clause} ORDER BY ref`, params)).rows
+/** Rules, by ref. */
+export const RULE_LIST: ListSource<RuleRow> = {noun: 'rule', select: 'SELECT * FROM attune.rule', key: 'ref', keyType: 'text', descending: false}
+
+export interface RuleFilter {
+  pack?: string
+  trigger?: string
+  enabled?: boolean
+}
+
+const ruleFilters = (filter: RuleFilter): Array<[string, unknown]> => [
+  ['r.pack_ref = ?', filter.pack],
+  ['r.trigger_ref = ?', filter.trigger],
+  ['r.enabled = ?', filter.enabled],
+]
+
+export function listRules(q: Queryable, filter: RuleFilter = {}): Promise<RuleRow[]> {
+  return listAll(q, RULE_LIST, ruleFilters(filter))
+}
+
+export function pageRules(q: Queryable, filter: RuleFilter, request: PageRequest): Promise<Page<RuleRow>> {
+  return listPage(q, RULE_LIST, ruleFilters(filter), request)
 }
 
 export async function getSensor(q: Queryable, ref: string): Promise<SensorRow | undefined> {
@@ -302,19 +350,47 @@ export async function enabledRulesForTrigger(q: Queryable, triggerRef: string): 
   ).rows
 }
 
-/** Rows of an append-only table, newest first, with equality filters, a `since` and a limit. */
-async function newest<T>(q: Queryable, table: 'event' | 'enforcement', filters: Array<[string, unknown]>, since?: Date, limit = 50): Promise<T[]> {
-  const {clause, params} = where([...filters, ['created >= ?', since]])
-  params.push(limit)
-  return (await q.query<T>(`SELECT * FROM attune.${table} ${clause} ORDER BY created DESC, id DESC LIMIT $${params.length}`, params)).rows
+/** Events, newest first (by id: the order they were stored in). */
+export const EVENT_LIST: ListSource<EventRow> = {noun: 'event', select: 'SELECT * FROM attune.event', key: 'id', keyType: 'integer', descending: true}
+
+/** Enforcements, newest first. */
+export const ENFORCEMENT_LIST: ListSource<EnforcementRow> = {noun: 'enforcement', select: 'SELECT * FROM attune.enforcement', key: 'id', keyType: 'integer', descending: true}
+
+export interface EventFilter {
+  trigger?: string
+  /** A point in time (a command turns `--since 1h` into one). */
+  since?: Date
 }
 
-/** Newest first. `since` is a point in time (a command turns `--since 1h` into one). */
-export function listEvents(q: Queryable, filter: {trigger?: string; since?: Date; limit?: number} = {}): Promise<EventRow[]> {
-  return newest<EventRow>(q, 'event', [['trigger_ref = ?', filter.trigger]], filter.since, filter.limit)
+export interface EnforcementFilter {
+  rule?: string
+  since?: Date
 }
 
-/** Newest first. */
-export function listEnforcements(q: Queryable, filter: {rule?: string; since?: Date; limit?: number} = {}): Promise<EnforcementRow[]> {
-  return newest<EnforcementRow>(q, 'enforcement', [['rule_ref = ?', filter.rule]], filter.since, filter.limit)
+export const eventFilters = (filter: EventFilter): Array<[string, unknown]> => [
+  ['r.trigger_ref = ?', filter.trigger],
+  ['r.created >= ?', filter.since],
+]
+
+export const enforcementFilters = (filter: EnforcementFilter): Array<[string, unknown]> => [
+  ['r.rule_ref = ?', filter.rule],
+  ['r.created >= ?', filter.since],
+]
+
+/** Newest first, at most `limit` (50). */
+export function listEvents(q: Queryable, filter: EventFilter & {limit?: number} = {}): Promise<EventRow[]> {
+  return listAll(q, EVENT_LIST, eventFilters(filter), filter.limit ?? 50)
+}
+
+export function pageEvents(q: Queryable, filter: EventFilter, request: PageRequest): Promise<Page<EventRow>> {
+  return listPage(q, EVENT_LIST, eventFilters(filter), request)
+}
+
+/** Newest first, at most `limit` (50). */
+export function listEnforcements(q: Queryable, filter: EnforcementFilter & {limit?: number} = {}): Promise<EnforcementRow[]> {
+  return listAll(q, ENFORCEMENT_LIST, enforcementFilters(filter), filter.limit ?? 50)
+}
+
+export function pageEnforcements(q: Queryable, filter: EnforcementFilter, request: PageRequest): Promise<Page<EnforcementRow>> {
+  return listPage(q, ENFORCEMENT_LIST, enforcementFilters(filter), request)
 }

@@ -2,6 +2,7 @@
  * What the daemons report about themselves and their sensors, read back for
  * `attune sensor status` and `attune worker list`.
  */
+import {listAll, listPage, type ListSource, type Page, type PageRequest} from './list.js'
 import type {Queryable} from './types.js'
 
 /**
@@ -43,9 +44,10 @@ export interface SensorStatusRow {
   next_poll: string | null
 }
 
-export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
-  const {rows} = await q.query<SensorStatusRow>(
-    `SELECT s.ref, s.enabled, COALESCE(ss.execution, 'long_running') AS execution, o.owner,
+/** Every sensor as the daemons last reported it, by ref. */
+export const SENSOR_STATUS_LIST: ListSource<SensorStatusRow> = {
+  noun: 'sensor',
+  select: `SELECT s.ref, s.enabled, COALESCE(ss.execution, 'long_running') AS execution, o.owner,
             ${workerAlive('w', '$1')} AS owner_alive,
             CASE WHEN NOT s.enabled THEN 'disabled'
                  WHEN st.state IS NULL OR (o.leased AND st.owner IS DISTINCT FROM o.owner) THEN 'not polled'
@@ -58,11 +60,26 @@ export async function sensorStatuses(q: Queryable): Promise<SensorStatusRow[]> {
        LEFT JOIN attune_sensor.sensor_state st ON st.sensor = s.id
        LEFT JOIN attune_sensor.sensor_lease l ON l.sensor = s.id AND l.expires > now() AND l.owner NOT LIKE '% (released)'
       CROSS JOIN LATERAL (SELECT COALESCE(l.owner, st.owner) AS owner, l.owner IS NOT NULL AS leased) o
-       LEFT JOIN attune.worker w ON w.name = o.owner
-      ORDER BY s.ref`,
-    [HEARTBEAT_STALE_SECONDS],
-  )
-  return rows
+       LEFT JOIN attune.worker w ON w.name = o.owner`,
+  params: [HEARTBEAT_STALE_SECONDS],
+  key: 'ref',
+  keyType: 'text',
+  descending: false,
+}
+
+export interface SensorStatusFilter {
+  /** Only sensors that are failed or whose last poll failed. */
+  failed?: boolean
+}
+
+const statusFilters = (filter: SensorStatusFilter): Array<[string, unknown]> => [["r.state = 'failed' OR r.consecutive_failures > 0", filter.failed]]
+
+export function sensorStatuses(q: Queryable, filter: SensorStatusFilter = {}): Promise<SensorStatusRow[]> {
+  return listAll(q, SENSOR_STATUS_LIST, statusFilters(filter))
+}
+
+export function pageSensorStatuses(q: Queryable, filter: SensorStatusFilter, request: PageRequest): Promise<Page<SensorStatusRow>> {
+  return listPage(q, SENSOR_STATUS_LIST, statusFilters(filter), request)
 }
 
 /** A worker row: a daemon (`<host>:<pid>`) or a host registered by `attune runtime detect --register`. */
@@ -80,19 +97,34 @@ export interface WorkerListRow {
   created: string
 }
 
-export async function listWorkers(q: Queryable, filter: {role?: string} = {}): Promise<WorkerListRow[]> {
-  const {rows} = await q.query<WorkerListRow>(
-    `SELECT id::int AS id, name, worker_role::text AS worker_role, status::text AS status, capabilities, last_heartbeat,
+/** Workers, by name. */
+export const WORKER_LIST: ListSource<WorkerListRow> = {
+  noun: 'worker',
+  select: `SELECT id::int AS id, name, worker_role::text AS worker_role, status::text AS status, capabilities, last_heartbeat,
             round(extract(epoch FROM now() - last_heartbeat))::int AS heartbeat_age_seconds, created,
-            ${workerAlive('w', '$2')} AS alive
-       FROM attune.worker w
-      WHERE $1::text IS NULL OR worker_role::text = $1
-      ORDER BY name`,
-    [filter.role ?? null, HEARTBEAT_STALE_SECONDS],
-  )
-  return rows.map((row) => ({
+            ${workerAlive('w', '$1')} AS alive
+       FROM attune.worker w`,
+  params: [HEARTBEAT_STALE_SECONDS],
+  key: 'name',
+  keyType: 'text',
+  descending: false,
+  map: (row) => ({
     ...row,
     last_heartbeat: row.last_heartbeat === null ? null : new Date(row.last_heartbeat).toISOString(),
     created: new Date(row.created).toISOString(),
-  }))
+  }),
+}
+
+export interface WorkerFilter {
+  role?: string
+}
+
+const workerFilters = (filter: WorkerFilter): Array<[string, unknown]> => [['r.worker_role = ?', filter.role]]
+
+export function listWorkers(q: Queryable, filter: WorkerFilter = {}): Promise<WorkerListRow[]> {
+  return listAll(q, WORKER_LIST, workerFilters(filter))
+}
+
+export function pageWorkers(q: Queryable, filter: WorkerFilter, request: PageRequest): Promise<Page<WorkerListRow>> {
+  return listPage(q, WORKER_LIST, workerFilters(filter), request)
 }
