@@ -457,8 +457,9 @@ function headerLines(status: DaemonStatus, rows: SensorRow[], width: number, now
     {text: status.name, dim: true, shrink: true},
     {text: ` · up ${uptime} · ${rows.length} sensor(s)`},
     ...(failing > 0 ? [{text: ` · ${failing} failing`, color: 'red'}] : []),
-    ...(status.api ? [{text: ' · api '}, {text: status.api, shrink: true}] : []),
   ]
+  // The API's address only where it fits whole: the daemon's name matters more.
+  if (status.api && lineWidth(first) + displayWidth(` · api ${status.api}`) <= width) first.push({text: ' · api '}, {text: status.api})
   const database: Line = [
     {text: 'database '},
     status.database.ok ? {text: 'ok', color: 'green'} : {text: 'down', color: 'red'},
