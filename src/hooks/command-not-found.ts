@@ -4,11 +4,14 @@ import {closestName} from '../engine/suggest.js'
 /**
  * An unknown command is bad usage: exit 2, naming the closest command (SPEC §10).
  *
- * @oclif/plugin-not-found runs beside this hook (oclif runs every plugin's hook at once). On an
- * interactive terminal it asks "Did you mean ...?" and runs the command when the user says yes;
- * this hook then only throws, so that a "no" ends in exit 2 with the suggestion. Without a
- * terminal on stdin (CI, pipes, scripts) the plugin never prompts, and this hook prints the
- * suggestion and exits 2 at once, as it also does under --json (one JSON document on stdout).
+ * On an interactive terminal (stdin a TTY, no --json) @oclif/plugin-not-found asks "Did you
+ * mean ...?" and runs the command on a yes; a no (or no answer within its 10 s) ends here in
+ * exit 2 with the suggestion. Without a terminal (CI, pipes, scripts) nothing is asked: the
+ * suggestion is printed and the exit code is 2, as under --json (one JSON document on stdout).
+ *
+ * The plugin is called from here rather than listed in `oclif.plugins`: oclif runs every
+ * plugin's hook at once, and the plugin's own non-interactive path (exit 127, no suggestion)
+ * would race this one.
  */
 const hook: Hook.CommandNotFound = async function (options) {
   const id = options.id.replaceAll(':', ' ')
@@ -25,7 +28,14 @@ const hook: Hook.CommandNotFound = async function (options) {
     exit_code: 2,
   }
   const json = options.argv?.includes('--json') ?? false
-  if (process.stdin.isTTY && !json) this.error(`${error.message}\n  ${error.hint}`, {exit: 2})
+  if (process.stdin.isTTY && !json) {
+    const {default: prompt} = await import('@oclif/plugin-not-found')
+    try {
+      return await prompt.call(this, options)
+    } catch (thrown) {
+      if ((thrown as {oclif?: {exit?: number}}).oclif?.exit !== 127) throw thrown
+    }
+  }
   if (json) process.stdout.write(`${JSON.stringify({error}, null, 2)}\n`)
   else process.stderr.write(`Error: ${error.message}\n  ${error.hint}\n`)
   process.exit(2)

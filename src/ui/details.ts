@@ -190,7 +190,7 @@ export function renderEnabledChange(change: EnabledChange): string {
 
 export function renderPackRemove(report: PackRemoveReport): string {
   const lines: string[] = []
-  const verb = report.dry_run ? 'would remove' : 'removed'
+  const verb = report.dry_run ? 'would be removed' : 'removed'
   lines.push(`${report.dry_run ? 'Dry run (nothing written): ' : ''}pack ${report.pack} ${verb}, with:`)
   for (const kind of ['runtimes', 'triggers', 'sensors', 'actions', 'rules'] as const) {
     const refs = report.removed[kind]
