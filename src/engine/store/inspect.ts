@@ -242,3 +242,12 @@ export async function setEnabled(store: Store, kind: 'sensor' | 'rule', ref: str
     return change
   })
 }
+
+/** An event or enforcement id as typed: a positive integer, else an `AbortError` (exit 2). */
+export function parseId(text: string, kind: 'event' | 'enforcement'): number {
+  const id = /^\d+$/.test(text.trim()) ? Number(text.trim()) : Number.NaN
+  if (!Number.isSafeInteger(id) || id < 1) {
+    throw new AbortError(`${kind} id must be a positive integer, got ${JSON.stringify(text)}`, {code: 'bad_input', hint: `See the ids with \`attune ${kind} list\`.`})
+  }
+  return id
+}
