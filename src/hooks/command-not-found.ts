@@ -1,12 +1,12 @@
 import type {Hook} from '@oclif/core'
-import {closestName} from '../engine/suggest.js'
+import {closestName, editDistance} from '../engine/suggest.js'
 
 /**
  * An unknown command is bad usage: exit 2, naming the closest command (SPEC §10).
  *
- * On an interactive terminal (stdin a TTY, no --json) @oclif/plugin-not-found asks "Did you
- * mean ...?" and runs the command on a yes; a no (or no answer within its 10 s) ends here in
- * exit 2 with the suggestion. Without a terminal (CI, pipes, scripts) nothing is asked: the
+ * On an interactive terminal (stdin a TTY, no --json), when the closest is a command,
+ * @oclif/plugin-not-found asks "Did you mean ...?" and runs it on a yes; a no (or no answer
+ * within its 10 s) ends here in exit 2 with the suggestion. Without a terminal (CI, pipes, scripts) nothing is asked: the
  * suggestion is printed and the exit code is 2, as under --json (one JSON document on stdout).
  *
  * The plugin is called from here rather than listed in `oclif.plugins`: oclif runs every
@@ -28,7 +28,7 @@ const hook: Hook.CommandNotFound = async function (options) {
     exit_code: 2,
   }
   const json = options.argv?.includes('--json') ?? false
-  if (process.stdin.isTTY && !json) {
+  if (process.stdin.isTTY && !json && pluginWouldAsk(options.id, options.config.commandIDs, suggestions[0])) {
     const {default: prompt} = await import('@oclif/plugin-not-found')
     try {
       return await prompt.call(this, options)
@@ -39,6 +39,22 @@ const hook: Hook.CommandNotFound = async function (options) {
   if (json) process.stdout.write(`${JSON.stringify({error}, null, 2)}\n`)
   else process.stderr.write(`Error: ${error.message}\n  ${error.hint}\n`)
   process.exit(2)
+}
+
+/**
+ * Whether @oclif/plugin-not-found would ask about the command this hook suggests: it offers the
+ * command id nearest to what was typed (a topic such as `sensor` it cannot offer), so it asks
+ * only when that is the same command; otherwise the suggestion is printed, as without a terminal.
+ */
+function pluginWouldAsk(id: string, commandIds: readonly string[], suggestion: string | undefined): boolean {
+  if (suggestion === undefined || !commandIds.includes(suggestion.replaceAll(' ', ':'))) return false
+  let best: string | undefined
+  let bestDistance = Infinity
+  for (const candidate of commandIds) {
+    const distance = editDistance(id, candidate)
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance]
+  }
+  return best === suggestion.replaceAll(' ', ':')
 }
 
 /**

@@ -26,6 +26,14 @@ afterAll(async () => {
   rmSync(dir, {recursive: true, force: true})
 })
 
+/** The output the page prints after `$ command`, line by line. */
+function printed(command: string): string[] {
+  const doc = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8')
+  const at = doc.indexOf(`$ ${command}\n`)
+  expect(at, `"$ ${command}" in docs/cli.md`).toBeGreaterThanOrEqual(0)
+  return doc.slice(at).split('```')[0].split('\n').slice(1).filter(Boolean)
+}
+
 function docCommands(): Array<{line: string; exitCode: number}> {
   const doc = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8')
   const commands: Array<{line: string; exitCode: number}> = []
@@ -53,12 +61,11 @@ describe('docs/cli.md', () => {
         timeout: 60_000,
       })
       expect(result.exitCode, `${line}\n${result.stderr}\n${result.stdout}`).toBe(exitCode)
+      if (line.includes('--dry-run --force')) expect(result.stdout.split('\n').filter(Boolean)).toEqual(printed(line.trim()))
     }
   }, 600_000)
 
-  it('shows the sensor and the dry run as the page prints them', async () => {
-    const doc = readFileSync(join(ROOT, 'docs', 'cli.md'), 'utf8')
-    const printed = (command: string) => doc.slice(doc.indexOf(`$ ${command}\n`)).split('```')[0].split('\n').slice(1).filter(Boolean)
+  it('shows the sensor and an unknown command as the page prints them', async () => {
     // After the first test: examples is gone, so show what the page shows from a fresh pack.
     const run = (args: string) => execa('sh', ['-c', `attune ${args}`], {cwd: dir, env: {PATH: `${bin}:${process.env.PATH}`, ATTUNE_HOME: home, NO_COLOR: '1', NODE_ENV: 'production'}, reject: false, stdin: 'ignore'})
     expect((await run('pack register packs/examples')).exitCode).toBe(0)

@@ -114,9 +114,16 @@ describe('on an interactive terminal (a pseudo-terminal from script(1))', () => 
   }
 
   it('@oclif/plugin-not-found asks; "n" ends in exit 2 with the suggestion', async () => {
+    const result = await interactive(['sensor', 'lst'], 'n')
+    expect(result.output).toContain('sensor lst is not a attune command')
+    expect(result.output).toContain('Did you mean sensor list? (Y/n)')
+    expect(result.output).toContain('Did you mean attune sensor list?')
+    expect(result.exitCode).toBe(2)
+  })
+
+  it('a mistyped topic is not asked about (the plugin offers only commands): the suggestion, exit 2', async () => {
     const result = await interactive(['sensr'], 'n')
-    expect(result.output).toContain('sensr is not a attune command')
-    expect(result.output).toContain('(Y/n)')
+    expect(result.output).not.toContain('(Y/n)')
     expect(result.output).toContain('Did you mean attune sensor?')
     expect(result.exitCode).toBe(2)
   })
