@@ -125,8 +125,9 @@ describe('rule eval --event-id (a stored event)', {timeout: 180_000}, () => {
     expect(matched.stdout).toContain('✓ examples.alert_on_full_root matched')
     expect(matched.stdout).toContain('payload.usage_percent greater_or_equal 90')
     expect(matched.stderr).toContain('Event 1 (examples.disk_full)')
-    const missed = await json<{matched: boolean; trigger_ref: string; rules: Array<{ref: string; matched: boolean}>}>(['rule', 'eval', 'examples.alert_on_full_root', '--event-id', '2'], 1)
+    const missed = await json<{matched: boolean; event: unknown; rules: Array<{ref: string; matched: boolean}>}>(['rule', 'eval', 'examples.alert_on_full_root', '--event-id', '2'], 1)
     expect(missed.matched).toBe(false)
+    expect(missed.event).toEqual({id: 2, trigger_ref: 'examples.disk_full', payload: {path: '/home', usage_percent: 95}})
     expect(missed.rules.map((rule) => [rule.ref, rule.matched])).toEqual([['examples.alert_on_full_root', false]])
   })
 

@@ -85,6 +85,7 @@ names it).`
           ? await evaluateTriggerRules(store, flags.trigger ?? input.trigger_ref, input.payload, input.event)
           : await evaluateRegisteredRule(store, args.rule, input.payload, input.event)
       evaluated.warnings.push(...triggerMismatches(evaluated.rules, input))
+      evaluated.event = {id: input.id, trigger_ref: input.trigger_ref, payload: input.payload}
       return {evaluated, input}
     })
     if (!this.jsonEnabled()) process.stderr.write(`Event ${result.input.id} (${result.input.trigger_ref}), payload ${JSON.stringify(result.input.payload)}\n`)

@@ -33,6 +33,15 @@ export interface RuleEvalResult {
   rules: RuleEvaluation[]
   /** Non-fatal remarks on the rule file (unknown fields). */
   warnings: string[]
+  /** Set for `--event-id`: the stored event that was evaluated. */
+  event?: EvaluatedEvent
+}
+
+/** The stored event `rule eval --event-id` evaluated. */
+export interface EvaluatedEvent {
+  id: number
+  trigger_ref: string
+  payload: unknown
 }
 
 export interface RuleEvalOptions {
@@ -115,6 +124,8 @@ export interface StoredRuleEvalResult {
   rules: StoredRuleEvaluation[]
   /** Rules that were skipped (they no longer compile), as the daemon skips them. */
   warnings: string[]
+  /** Set for `--event-id`: the stored event that was evaluated. */
+  event?: EvaluatedEvent
 }
 
 /**
