@@ -1,5 +1,6 @@
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import {AbortError, errorMessage} from '../engine/errors.js'
+import {suggestFlags} from '../engine/suggest.js'
 import {loadConfig, type ConfigOverrides, type LoadedConfig} from '../engine/config.js'
 import {killAllSensorProcesses} from '../engine/sensor/process.js'
 import type {Store} from '../engine/store/types.js'
@@ -120,12 +121,13 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
     const exitCode = isUsage ? 2 : 1
     process.exitCode = exitCode
     const debug = process.argv.includes('--debug')
+    const flagHint = this.unknownFlagHint(error)
     if (this.jsonEnabled()) {
       this.logJson({
         error: {
           message: error.message,
           code: error instanceof AbortError ? error.code : isUsage ? 'bad_usage' : 'internal_error',
-          hint: error instanceof AbortError ? error.hint : undefined,
+          hint: error instanceof AbortError ? error.hint : flagHint,
           exit_code: exitCode,
         },
       })
@@ -133,11 +135,21 @@ export abstract class AttuneCommand<T extends typeof Command> extends Command {
     }
     const lines = [`Error: ${errorMessage(error)}`]
     if (error instanceof AbortError && error.hint) lines.push(`  ${error.hint}`)
+    if (flagHint) lines.push(`  ${flagHint}`)
     if (isParseError(error) && !error.message.includes('--help')) lines.push(`  See: attune ${this.id?.replaceAll(':', ' ') ?? ''} --help`)
     if (!isUsage) lines.push('  This looks like a bug in attune; please report it with the output of --debug.')
     if (debug || (!isUsage && error.stack)) lines.push('', error.stack ?? '')
     process.stderr.write(`${lines.join('\n')}\n`)
     return undefined
+  }
+
+  /** "Did you mean --pack?" for an unknown flag close to one of this command's flags. */
+  private unknownFlagHint(error: Error): string | undefined {
+    const unknown = (error as {flags?: unknown}).flags
+    if (!isParseError(error) || !Array.isArray(unknown)) return undefined
+    const ctor = this.ctor as typeof AttuneCommand
+    const known = [...Object.keys({...ctor.baseFlags, ...ctor.flags}), 'json', 'help']
+    return suggestFlags(unknown.map(String), known)
   }
 }
 

@@ -34,3 +34,18 @@ export function didYouMean(name: string, known: Iterable<string>): string {
   const best = closestName(name, known)
   return best === undefined ? '' : ` (did you mean "${best}"?)`
 }
+
+/**
+ * "Did you mean --x?" for flags a parser did not know (`--pak`, `-pack`, `--pack-ref=x`), or
+ * undefined when no known flag is close. `known` are flag names without dashes.
+ */
+export function suggestFlags(unknown: readonly string[], known: Iterable<string>): string | undefined {
+  const names = [...known]
+  const suggestions: string[] = []
+  for (const flag of unknown) {
+    const name = flag.replace(/^-+/, '').split('=')[0]
+    const best = closestName(name, names)
+    if (best !== undefined) suggestions.push(`--${best}`)
+  }
+  return suggestions.length > 0 ? `Did you mean ${[...new Set(suggestions)].join(', ')}?` : undefined
+}

@@ -33,6 +33,15 @@ export interface RuleEvalResult {
   rules: RuleEvaluation[]
   /** Non-fatal remarks on the rule file (unknown fields). */
   warnings: string[]
+  /** Set for `--event-id`: the stored event that was evaluated. */
+  event?: EvaluatedEvent
+}
+
+/** The stored event `rule eval --event-id` evaluated. */
+export interface EvaluatedEvent {
+  id: number
+  trigger_ref: string
+  payload: unknown
 }
 
 export interface RuleEvalOptions {
@@ -115,6 +124,8 @@ export interface StoredRuleEvalResult {
   rules: StoredRuleEvaluation[]
   /** Rules that were skipped (they no longer compile), as the daemon skips them. */
   warnings: string[]
+  /** Set for `--event-id`: the stored event that was evaluated. */
+  event?: EvaluatedEvent
 }
 
 /**
@@ -199,4 +210,31 @@ export async function evaluateTriggerRules(q: Queryable, triggerRef: string, pay
     rules.push(evaluateStored(row, compiled, payload, event))
   }
   return {matched: rules.some((r) => r.matched), trigger_ref: triggerRef, rules, warnings}
+}
+
+/** A stored event as `rule eval --event-id` evaluates it: its payload and what expressions see of it. */
+export interface StoredEventInput {
+  id: number
+  trigger_ref: string
+  payload: unknown
+  event: EventInfo
+}
+
+/**
+ * The event `--event-id ID` names (st2-rule-tester's `--trigger-instance-id`), read from the
+ * database; an `AbortError` (exit 2) when there is none.
+ */
+export async function storedEventInput(q: Queryable, id: number): Promise<StoredEventInput> {
+  const {rows} = await q.query<{id: number; trigger_ref: string; payload: unknown; created: Date}>('SELECT id, trigger_ref, payload, created FROM attune.event WHERE id = $1', [id])
+  const row = rows[0]
+  if (!row) throw new AbortError(`No event with id ${id}`, {code: 'event_not_found', hint: 'See the newest events with `attune event list`.'})
+  const payload = row.payload ?? {}
+  return {id: Number(row.id), trigger_ref: row.trigger_ref, payload, event: {id: Number(row.id), trigger_ref: row.trigger_ref, created: new Date(row.created)}}
+}
+
+/** Warnings for evaluated rules that listen to another trigger than the stored event's. */
+export function triggerMismatches(rules: ReadonlyArray<{ref: string; trigger_ref: string}>, event: StoredEventInput): string[] {
+  return rules
+    .filter((rule) => rule.trigger_ref !== event.trigger_ref)
+    .map((rule) => `rule ${rule.ref} listens to ${rule.trigger_ref}, but event ${event.id} is of ${event.trigger_ref}: the daemon would not match them`)
 }

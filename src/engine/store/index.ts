@@ -165,3 +165,4 @@ async function openEmbedded(home: string, options: OpenStoreOptions): Promise<St
 
 /** A daemon claimed the embedded database just as this process took its lock. */
 class DaemonClaimed extends Error {}
+export * from './inspect.js'
