@@ -49,6 +49,12 @@ export function daemonOverrides(flags: Partial<Interfaces.InferredFlags<typeof d
 
 export type DaemonResult = DaemonStatus & {clean: boolean; unpublished: number}
 
+/** Whether ink takes this environment for CI (where it renders only the last frame). */
+function inCi(env: NodeJS.ProcessEnv): boolean {
+  if (env.CI === '0' || env.CI === 'false') return false
+  return 'CI' in env || 'CONTINUOUS_INTEGRATION' in env || Object.keys(env).some((key) => key.startsWith('CI_'))
+}
+
 /** A signal this soon after the first is the same request delivered twice, not a second one. */
 const REPEAT_SIGNAL_MS = 300
 
@@ -107,7 +113,9 @@ a second signal stops it at once.`
   private async serve(loaded: ReturnType<DaemonCommand['loadConfig']>['config'], runAs: SensorIdentity | undefined): Promise<DaemonResult> {
     const [{Daemon}, {createLogger, ringLogger}] = await Promise.all([import('../daemon/daemon.js'), import('../daemon/logger.js')])
     const level = loaded.daemon.log_level
-    const useDashboard = Boolean(process.stdout.isTTY) && loaded.daemon.ui && !this.jsonEnabled()
+    // In CI (as ink sees it: CI, CONTINUOUS_INTEGRATION or CI_* set) ink draws nothing until the
+    // end, so a CI job on a terminal gets log lines instead of a blank dashboard.
+    const useDashboard = Boolean(process.stdout.isTTY) && loaded.daemon.ui && !this.jsonEnabled() && !inCi(process.env)
     const ring = ringLogger(300, level)
     // --json keeps stdout for the one result document: the log goes to stderr then. JSON
     // lines unless they go to a terminal (--no-ui there: readable lines).

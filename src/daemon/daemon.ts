@@ -80,6 +80,8 @@ export interface DaemonStatus {
   timers: ReturnType<TimerSensor<RuleRow>['status']>
   /** The ref of the timer sensor running the timers (`core.timer_sensor`), when it runs. */
   timer_sensor: string | null
+  /** Rows in the tables retention prunes (`attune.event`, ...), read every 30 s; null before the first read. */
+  tables: Record<string, number> | null
 }
 
 /** What a stop under way is doing (the dashboard's "stopping…" line). */
@@ -275,6 +277,7 @@ export class Daemon {
       long_running: this.running?.longRunning.snapshot() ?? [],
       timers: this.running?.timers.status() ?? [],
       timer_sensor: this.running?.timers.sensorRef ?? null,
+      tables: this.retention?.tables ?? null,
     }
   }
 

@@ -14,6 +14,8 @@ export class RetentionService {
   private stopping = false
   /** The last prune's result (for logs and tests). */
   last?: PruneResult
+  /** The retained tables' row counts, read every 30 s (the dashboard shows them). */
+  tables: Record<string, number> | null = null
 
   constructor(
     private readonly context: DaemonContext,
@@ -29,6 +31,11 @@ export class RetentionService {
    */
   schedule(ticker: Ticker): this {
     const {retention} = this.context.config
+    const readSizes = async () => {
+      if (this.database.ok) this.tables = await tableRowCounts(this.database.store)
+    }
+    void readSizes().catch(() => {})
+    ticker.every('table sizes', 30_000, readSizes)
     if (!retention.enabled) return this
     const intervalMs = retention.check_interval_seconds * 1000
     const tickMs = Math.min(intervalMs, 60_000)

@@ -167,6 +167,13 @@ export function until(iso: string | null, now: number): string {
   return seconds <= 0 ? 'due' : `in ${compact(seconds)}`
 }
 
+/** 950, 12.3k, 4.1M. */
+export function compactCount(count: number): string {
+  if (count < 1000) return String(count)
+  if (count < 1_000_000) return `${(count / 1000).toFixed(count < 10_000 ? 1 : 0)}k`
+  return `${(count / 1_000_000).toFixed(count < 10_000_000 ? 1 : 0)}M`
+}
+
 function compact(seconds: number): string {
   if (seconds < 60) return `${seconds}s`
   if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
@@ -475,6 +482,12 @@ function headerLines(status: DaemonStatus, rows: SensorRow[], width: number, now
     ...(status.broker.ok ? [] : [{text: ` (${status.broker.error ?? 'no answer'})`, color: 'red', shrink: true}]),
     {text: ` · outbox ${status.broker.pending} pending, ${status.broker.sent} sent`},
   ]
+  // The sizes of the tables retention prunes, where the width allows.
+  if (status.tables) {
+    const count = (table: string) => compactCount(status.tables?.[table] ?? 0)
+    const sizes = ` · ${count('attune.event')} events, ${count('attune.enforcement')} enforcements, ${count('attune_sensor.outbox')} outbox rows`
+    if (lineWidth(database) + displayWidth(sizes) <= width) database.push({text: sizes, dim: true})
+  }
   // The database and the broker on one line when they fit, else one line each.
   const together = [...database, {text: ' · '}, ...broker]
   if (lineWidth(together) <= width) return [fitLine(first, width), fitLine(together, width)]

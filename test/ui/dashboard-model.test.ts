@@ -191,6 +191,8 @@ describe('buildFrame', () => {
       expect(header).toMatch(/database ok embedded \/home.*pgdata/)
       expect(header).toMatch(/broker ok amqp amqp:.*attune · outbox 0 pending, 0 sent/)
       expect(text(frame.lines.at(-1)!)).toContain('q stop')
+      // The table sizes where the width allows (200 columns).
+      if (columns >= 200) expect(header).toContain('12k events, 980 enforcements, 3 outbox rows')
     })
   }
 

@@ -40,6 +40,7 @@ export function daemonStatus(sensors: SensorStatus[], overrides: Partial<DaemonS
     long_running: [],
     timers: [],
     timer_sensor: null,
+    tables: {'attune.event': 12_345, 'attune.enforcement': 980, 'attune_sensor.outbox': 3, 'attune_sensor.idempotency': 40},
     ...overrides,
   }
 }
