@@ -40,7 +40,7 @@ function parentOf(pid: number): number | undefined {
 
 /** A daemon process on `home`, its JSON log lines and its stderr. */
 function spawnDaemon(home: string): {child: ResultPromise; logs: Array<Record<string, unknown>>; stderr: () => string; started: () => boolean; exited: () => boolean} {
-  const child = execa(process.execPath, [BIN, 'daemon', '--no-ui', '--health-port', '0', '--api-port', '0'], {cwd: ROOT, env: envFor(home), reject: false, buffer: false})
+  const child = execa(process.execPath, [BIN, 'daemon', '--no-ui', '--health-port', '0', '--api-port', '0'], {cwd: ROOT, env: envFor(home), reject: false, buffer: false, forceKillAfterDelay: 45_000})
   const logs: Array<Record<string, unknown>> = []
   let partial = ''
   child.stdout?.on('data', (chunk: Buffer) => {

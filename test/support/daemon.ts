@@ -23,6 +23,9 @@ export async function startDaemon(args: string[], env: Record<string, string>, o
     env: {NO_COLOR: '1', NODE_ENV: 'production', ...env},
     reject: false,
     buffer: false,
+    // A graceful stop may take longer than execa's default 5 s under load (API requests and
+    // polls in flight finish first; the daemon's own limit is --shutdown-timeout, 30 s).
+    forceKillAfterDelay: 45_000,
   })
   const logs: Array<Record<string, unknown>> = []
   let partial = ''
